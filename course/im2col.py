@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import as_strided
 from ._checks import as_array, as_float, batched, check_kernel_fits, pair
 from .arithmetic import conv_output_size
 
-__all__ = ["col2im", "im2col", "scatter_windows", "window_view"]
+__all__ = ["col2im", "im2col", "reduce_windows", "scatter_windows", "window_view"]
 
 
 def window_view(
@@ -72,6 +72,28 @@ def scatter_windows(
             out[:, :, u * dh : u * dh + sh * (Ho - 1) + 1 : sh, v * dw : v * dw + sw * (Wo - 1) + 1 : sw] += (
                 values[:, :, u, v]
             )
+    return out
+
+
+def reduce_windows(
+    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+    out_size: tuple[int, int], ufunc: np.ufunc,
+) -> np.ndarray:
+    """Combine each window's cells with a binary ufunc (``np.maximum``, ``np.add``).
+
+    Equivalent to reducing :func:`window_view` over its kernel axes, but walks the
+    KH*KW kernel offsets with whole-image strided slices, so no window is copied.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out)
+    """
+    (KH, KW), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_size
+    out = None
+    for u in range(KH):
+        for v in range(KW):
+            cells = xp[:, :, u * dh : u * dh + sh * (Ho - 1) + 1 : sh, v * dw : v * dw + sw * (Wo - 1) + 1 : sw]
+            out = cells.copy() if out is None else ufunc(out, cells, out=out)
     return out
 
 

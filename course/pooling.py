@@ -13,7 +13,7 @@ import numpy as np
 
 from ._checks import as_array, as_float, batched, pair, pool_pair
 from .arithmetic import conv_output_size
-from .im2col import scatter_windows, window_view
+from .im2col import reduce_windows, scatter_windows, window_view
 
 __all__ = [
     "avg_pool2d",
@@ -67,6 +67,8 @@ def _padded(s: PoolSetup, fill: float) -> np.ndarray:
     """The input padded on the left by ``padding`` and on the right up to the last window."""
     H, W = s.x.shape[2:]
     right = [max(e - p - n, 0) for e, p, n in zip(s.extent, s.padding, (H, W))]
+    if not any(s.padding) and not any(right):
+        return s.x
     widths = ((0, 0), (0, 0), (s.padding[0], right[0]), (s.padding[1], right[1]))
     return np.pad(s.x, widths, constant_values=fill)
 
@@ -134,9 +136,10 @@ def max_pool2d(
            [3., 1.]])
     """
     s = _setup(x, kernel_size, stride, padding, dilation, ceil_mode)
-    values, indices = _argmax_positions(s)
     if return_indices:
+        values, indices = _argmax_positions(s)
         return _finish(values, s.unbatched), _finish(indices.astype(np.int64), s.unbatched)
+    values = reduce_windows(_padded(s, -np.inf), s.kernel, s.stride, s.dilation, s.out_size, np.maximum)
     return _finish(values, s.unbatched)
 
 
@@ -230,8 +233,8 @@ def avg_pool2d(
     """
     _check_count_include_pad(count_include_pad)
     s = _setup(x, kernel_size, stride, padding, 1, ceil_mode)
-    windows = window_view(_padded(s, 0.0), s.kernel, s.stride, s.dilation, s.out_size)
-    out = windows.sum(axis=(2, 3)) / _avg_divisor(s, count_include_pad)
+    sums = reduce_windows(_padded(s, 0.0), s.kernel, s.stride, s.dilation, s.out_size, np.add)
+    out = sums / _avg_divisor(s, count_include_pad)
     return _finish(out, s.unbatched)
 
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Set up the course environment and either open the course or run the test suite.
+#
+#   ./dev.sh lab     install (once) and open the course in JupyterLab
+#   ./dev.sh test    install (once) and run the whole test suite, browser tests included
+#
+# Both install the exact versions in requirements/lock.txt into .venv, so every
+# student, instructor and CI run has the same environment.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+LOCK=requirements/lock.txt
+
+install() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$VENV"
+    fi
+    # Reinstall only when the lock or the package metadata changed since the last install.
+    local stamp="$VENV/.installed" want
+    want=$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet -r "$LOCK"
+        "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
+        echo "$want" > "$stamp"
+    fi
+}
+
+install_chromium() {
+    # The browser tests drive Debian's chromium through playwright (no browser download).
+    [ -x /usr/bin/chromium ] && return
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+case "${1:-}" in
+    lab)
+        install
+        shift
+        exec "$VENV/bin/jupyter" lab --notebook-dir=. "$@"
+        ;;
+    test)
+        install
+        install_chromium
+        shift
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh lab | test [pytest arguments]" >&2
+        exit 2
+        ;;
+esac

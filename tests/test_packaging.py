@@ -1,0 +1,66 @@
+"""The install story: pyproject, environment.yml, the lock file, the README and CI agree."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names of the PyPI distributions whose names differ.
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = _pyproject()["project"]
+    reqs = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+    return {CONDA_NAMES.get(r.name, r.name): str(r.specifier) for r in reqs}
+
+
+def _environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and not dep.startswith(("python=", "pip")):
+            name, spec = re.match(r"([A-Za-z0-9_.-]+)(.*)", dep).groups()
+            found[name] = spec
+    return found
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    assert _environment_requirements() == _pyproject_requirements()
+
+
+def test_lock_pins_every_dependency_exactly_and_torch_to_the_cpu_build_version():
+    pins = {}
+    for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            req = Requirement(line)
+            (spec,) = req.specifier
+            assert spec.operator == "==", line
+            pins[req.name.lower().replace("_", "-")] = spec.version
+    assert pins["torch"] == "2.13.0"
+    assert pins["nbgrader"] == "0.9.6"
+    for name in _pyproject_requirements():
+        name = {v: k for k, v in CONDA_NAMES.items()}.get(name, name)
+        assert name.lower() in pins, f"{name} is a dependency but not pinned in requirements/lock.txt"
+        assert Requirement(f"{name}{_pyproject_requirements()[CONDA_NAMES.get(name, name)]}").specifier.contains(
+            pins[name.lower()]
+        ), f"the pinned {name}=={pins[name.lower()]} is outside pyproject's range"
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    assert "./dev.sh lab" in readme and "./dev.sh test" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^\./dev\.sh test\b", ci, re.M)
+
+
+def test_console_script_is_declared():
+    assert _pyproject()["project"]["scripts"]["course-admin"] == "course.admin:main"
