@@ -852,7 +852,8 @@ class KernelResultView:
         self._shown_id = None
         ratios = [1.0, 0.42] + [1.0] * n_out + [0.05]
         fig.set_size_inches(10 if n_out == 1 else 12, 3.6 if n_out == 1 else 3.0)
-        grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, left=0.01, right=0.95,
+        # right=0.92 leaves room for the colour bar's tick labels (e.g. "-1500").
+        grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, left=0.01, right=0.92,
                                 top=0.86, bottom=0.04, wspace=0.12)
         self.ax_in = fig.add_subplot(grid[0, 0])
         self.ax_k = fig.add_subplot(grid[0, 1])

@@ -328,7 +328,7 @@ def kernel_explorer(image=None) -> Explorer:
         "stride": _slider("stride", 1, 1, 4, continuous=False),
         "relu": W.Checkbox(value=False, description="ReLU", style=_WIDE),
         "channels": W.ToggleButtons(options=[("sum over RGB", "sum"), ("per channel", "separate")],
-                                    value="sum", description="channels", style={**_WIDE, "button_width": "110px"}),
+                                    value="sum", description="channels", style={**_WIDE, "button_width": "125px"}),
     }
     c = controls
     grid = W.GridBox(list(cells.values()), layout=W.Layout(grid_template_columns="repeat(3, 76px)"))
