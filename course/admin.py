@@ -1,0 +1,433 @@
+"""``course-admin``: the instructor's commands around nbgrader.
+
+Run from the course directory (the repository root, where nbgrader_config.py is)
+or pass ``--root``::
+
+    course-admin release                      # source/* -> release/* (generate_assignment)
+    course-admin autograde ps1 --jobs 2       # every submitted/*/ps1, in parallel
+    course-admin feedback ps1                 # feedback/*/ps1/*.html
+    course-admin export --to grades.csv       # all grades as CSV
+
+``autograde`` grades ``--jobs`` submissions at a time, where nbgrader itself grades
+students one after the other. By default ``--jobs`` worker processes each import
+nbgrader once (2 s of CPU) and grade one submission after another through
+nbgrader's Python API (the same code as ``nbgrader autograde ASSIGNMENT --student
+S``; every notebook runs in a fresh kernel); ``--per-process`` starts one
+``nbgrader autograde --student S`` process per submission instead. Students missing from
+the gradebook are added first, one at a time, so that the parallel processes
+never race to create them; a process that fails with SQLite's "database is
+locked" is retried. A submission that crashes nbgrader is reported with its
+message and a score of 0 and does not stop the batch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["GradeResult", "autograde", "export", "feedback", "main", "release", "scores"]
+
+LOCKED = "database is locked"
+
+
+@dataclass
+class GradeResult:
+    """Outcome of grading one student's submission."""
+
+    student: str
+    returncode: int
+    score: float = 0.0
+    max_score: float = 0.0
+    grades: dict[str, float] = field(default_factory=dict)  # grade cell id -> points
+    message: str = ""
+    seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def _find_root(root: str | os.PathLike | None) -> Path:
+    path = Path(root or os.getcwd()).resolve()
+    if not (path / "nbgrader_config.py").is_file():
+        raise SystemExit(f"no nbgrader_config.py in {path}: run from the course directory or "
+                         "pass --root")
+    return path
+
+
+def _env(root: Path) -> dict[str, str]:
+    """The grading kernels must import `course` even where it is not pip-installed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=_env(root),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _db_url(root: Path) -> str:
+    return "sqlite:///" + str(root / "gradebook.db")
+
+
+def _last_error(output: str) -> str:
+    """The most telling line of nbgrader's log for a failed run."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for marker in ("[ERROR]", "| ERROR]", "Error:", "Error"):
+        hits = [line for line in lines if marker in line]
+        if hits:
+            return hits[-1][:300]
+    return lines[-1][:300] if lines else "no output"
+
+
+def release(root=None, assignments: Sequence[str] = ()) -> list[str]:
+    """Generate release/<a> from source/<a> for every (or the given) assignment."""
+    root = _find_root(root)
+    names = list(assignments) or sorted(
+        p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    for name in names:
+        done = _nbgrader(root, "generate_assignment", name, "--force")
+        if done.returncode != 0:
+            raise SystemExit(f"generate_assignment {name} failed:\n{done.stdout}{done.stderr}")
+        print(f"released {name} -> release/{name}")
+    return names
+
+
+def _students(root: Path, assignment: str) -> list[str]:
+    submitted = root / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+
+
+def _ensure_students(root: Path, students: Sequence[str]) -> None:
+    """Add missing students to the gradebook before any parallel process writes to it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(_db_url(root)) as gb:
+        for student in students:
+            try:
+                gb.find_student(student)
+            except MissingEntry:
+                gb.add_student(student)
+
+
+def scores(root=None, assignment: str = "", students: Sequence[str] | None = None
+           ) -> dict[str, tuple[float, float, dict[str, float]]]:
+    """(score, max_score, {grade id: points}) per student from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root = _find_root(root)
+    out = {}
+    with Gradebook(_db_url(root)) as gb:
+        for student in students if students is not None else [s.id for s in gb.students]:
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            grades = {}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grades[grade.name] = float(grade.score or 0.0)
+            out[student] = (float(submission.score or 0.0), float(submission.max_score or 0.0),
+                            grades)
+    return out
+
+
+def _grade_one(root: Path, assignment: str, student: str, extra: Sequence[str],
+               retries: int, timeout: float | None) -> GradeResult:
+    start = time.perf_counter()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            done = _nbgrader(root, "autograde", assignment, "--student", student, "--force",
+                             *extra, timeout=timeout)
+            output, code = done.stdout + done.stderr, done.returncode
+        except subprocess.TimeoutExpired:
+            output, code = f"[ERROR] grading took longer than {timeout} s and was stopped", -9
+        if code != 0 and LOCKED in output and attempt <= retries:
+            time.sleep(0.5 * attempt)
+            continue
+        # a cell timeout is logged as an ERROR but grading goes on: judge by the exit status
+        # here, and by the gradebook afterwards (a submission nbgrader could not read is absent)
+        message = _last_error(output) if code != 0 else ""
+        return GradeResult(student, code, message=message,
+                           seconds=time.perf_counter() - start, attempts=attempt)
+
+
+RESULT = "@@course-admin-result "
+
+
+def _worker(root: Path, assignment: str, extra: Sequence[str]) -> None:
+    """Grade the students named on stdin, one per line, with nbgrader's Python API.
+
+    One worker imports nbgrader (about 2 s of CPU) once for all its submissions; the
+    kernel of every notebook is still a fresh process. Writes one JSON line per student.
+    """
+    import json
+    import logging
+
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
+
+    os.chdir(root)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    if extra:
+        config.merge(KVArgParseConfigLoader(list(extra)).load_config())
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    api.log.setLevel(logging.WARNING)
+    for line in sys.stdin:
+        student = line.strip()
+        if not student:
+            continue
+        try:
+            outcome = api.autograde(assignment, student, force=True, create=False)
+        except Exception as error:  # noqa: BLE001 - reported, the worker goes on
+            outcome = {"success": False, "error": repr(error)}
+        ok = bool(outcome.get("success"))
+        message = "" if ok else _last_error(outcome.get("error", "") or outcome.get("log", ""))
+        print(RESULT + json.dumps({"student": student, "ok": ok, "message": message}), flush=True)
+
+
+class _WorkerPool:
+    """``jobs`` long-lived worker processes; a dead worker is replaced."""
+
+    def __init__(self, root: Path, assignment: str, extra: Sequence[str]):
+        self.command = [sys.executable, "-m", "course.admin", "--root", str(root), "_worker",
+                        assignment, "--", *extra]
+        self.root = root
+
+    def start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.command, cwd=self.root, env=_env(self.root),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+    def grade(self, worker: subprocess.Popen, student: str) -> tuple[subprocess.Popen, GradeResult]:
+        import json
+
+        start = time.perf_counter()
+        try:
+            worker.stdin.write(student + "\n")
+            worker.stdin.flush()
+            for line in worker.stdout:
+                if line.startswith(RESULT):
+                    data = json.loads(line[len(RESULT):])
+                    return worker, GradeResult(student, 0 if data["ok"] else 1,
+                                               message=data["message"],
+                                               seconds=time.perf_counter() - start)
+        except (BrokenPipeError, OSError):
+            pass
+        worker.kill()
+        worker.wait()
+        return self.start(), GradeResult(student, -1, message="the grading process crashed",
+                                         seconds=time.perf_counter() - start)
+
+
+def _autograde_workers(root: Path, assignment: str, students: Sequence[str], jobs: int,
+                       extra: Sequence[str], bar) -> list[GradeResult]:
+    import queue
+    import threading
+
+    pool = _WorkerPool(root, assignment, extra)
+    todo: queue.Queue[str] = queue.Queue()
+    for student in students:
+        todo.put(student)
+    results: list[GradeResult] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        worker = pool.start()
+        try:
+            while True:
+                try:
+                    student = todo.get_nowait()
+                except queue.Empty:
+                    return
+                worker, result = pool.grade(worker, student)
+                with lock:
+                    results.append(result)
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            worker.stdin.close()
+            worker.wait()
+
+    threads = [threading.Thread(target=run) for _ in range(min(jobs, len(students)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def autograde(assignment: str, root=None, jobs: int | None = None,
+              students: Sequence[str] | None = None, extra_args: Sequence[str] = (),
+              retries: int = 5, timeout: float | None = None,
+              progress: bool = True, per_process: bool = False) -> list[GradeResult]:
+    """Autograde every submission of ``assignment``, ``jobs`` processes at a time.
+
+    Parameters
+    ----------
+    assignment : str
+        Name of the assignment (a folder of submitted/<student>/).
+    root : path, optional
+        The course directory; default the current directory.
+    jobs : int, optional
+        Parallel nbgrader processes; default ``os.cpu_count()``.
+    students : sequence of str, optional
+        Only these students; default everyone with a submission.
+    extra_args : sequence of str
+        Passed to every ``nbgrader autograde``, e.g. ``["--Execute.timeout=10"]``.
+    retries : int
+        Extra attempts for a process that failed because SQLite was locked.
+    timeout : float, optional
+        Seconds after which one student's whole grading process is stopped
+        (``per_process`` only).
+    per_process : bool
+        One ``nbgrader autograde --student S`` process per submission instead of
+        ``jobs`` long-lived workers that use nbgrader's Python API. Workers save
+        nbgrader's import (about 2 s of CPU) per submission; either way every
+        notebook runs in a fresh kernel and a crash costs only that submission.
+
+    Returns
+    -------
+    list of GradeResult
+        One per student, sorted by student id, with the scores from the gradebook.
+    """
+    root = _find_root(root)
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"`jobs` must be >= 1, got {jobs}")
+    jobs = jobs or os.cpu_count() or 1
+    students = list(students) if students is not None else _students(root, assignment)
+    if not students:
+        raise SystemExit(f"no submissions of {assignment!r} in {root / 'submitted'}")
+    _ensure_students(root, students)
+    results: list[GradeResult] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(students), desc=f"autograde {assignment}", unit="submission",
+                   file=sys.stderr)
+    if per_process:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_grade_one, root, assignment, s, tuple(extra_args), retries,
+                                   timeout) for s in students]
+            for future in as_completed(futures):
+                results.append(future.result())
+                if bar is not None:
+                    bar.update(1)
+    else:
+        results = _autograde_workers(root, assignment, students, jobs, tuple(extra_args), bar)
+    if bar is not None:
+        bar.close()
+    table = scores(root, assignment, students)
+    for result in results:
+        if result.student in table:
+            result.score, result.max_score, result.grades = table[result.student]
+        elif result.ok:
+            result.returncode, result.message = 1, "no grades recorded for this submission"
+    return sorted(results, key=lambda r: r.student)
+
+
+def summary(results: Sequence[GradeResult]) -> str:
+    """A plain-text table: one row per student, one column per graded part."""
+    parts = sorted({name for r in results for name in r.grades})
+    short = [p.removeprefix("test_") for p in parts]
+    header = ["student", "score", *short, "status"]
+    rows = [header]
+    for r in results:
+        status = "ok" if r.ok else f"FAILED: {r.message}"
+        rows.append([r.student, f"{r.score:g}/{r.max_score:g}",
+                     *[f"{r.grades[p]:g}" if p in r.grades else "-" for p in parts], status])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths)]
+        lines.append("  ".join([*cells, row[-1]]))
+    return "\n".join(lines)
+
+
+def feedback(assignment: str, root=None) -> Path:
+    """Generate HTML feedback for every graded student of ``assignment``."""
+    root = _find_root(root)
+    done = _nbgrader(root, "generate_feedback", assignment, "--force")
+    if done.returncode != 0:
+        raise SystemExit(f"generate_feedback failed:\n{_last_error(done.stdout + done.stderr)}")
+    return root / "feedback"
+
+
+def export(root=None, to: str = "grades.csv") -> Path:
+    """Export every grade of the gradebook to a CSV file (nbgrader's CSV exporter)."""
+    root = _find_root(root)
+    target = Path(to)
+    if not target.is_absolute():
+        target = root / target
+    done = _nbgrader(root, "export", f"--CsvExportPlugin.to={target}")
+    if done.returncode != 0:
+        raise SystemExit(f"export failed:\n{_last_error(done.stdout + done.stderr)}")
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course-admin", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", help="course directory (default: the current directory)")
+    # The metavar lists the public commands only; `_worker` is internal to `autograde`.
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{release,autograde,feedback,export}")
+    p = commands.add_parser("release", help="generate release/ from source/ for every assignment")
+    p.add_argument("assignments", nargs="*")
+    p = commands.add_parser("autograde", help="autograde every submission, in parallel")
+    p.add_argument("assignment")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count(),
+                   help="parallel nbgrader processes (default: the number of CPUs)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="stop one student's grading after this many seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--per-process", action="store_true",
+                   help="one `nbgrader autograde --student S` process per submission")
+    p.epilog = "Arguments after `--` go to every nbgrader process, e.g. -- --Execute.timeout=10"
+    p = commands.add_parser("_worker")
+    p.add_argument("assignment")
+    p = commands.add_parser("feedback", help="generate HTML feedback")
+    p.add_argument("assignment")
+    p = commands.add_parser("export", help="export all grades to CSV")
+    p.add_argument("--to", default="grades.csv")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    nbgrader_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    args = parser.parse_args(argv)
+
+    if args.command == "release":
+        release(args.root, args.assignments)
+    elif args.command == "autograde":
+        results = autograde(args.assignment, args.root, args.jobs, args.student,
+                            nbgrader_args, timeout=args.timeout,
+                            progress=not args.no_progress, per_process=args.per_process)
+        print(summary(results))
+        failed = [r.student for r in results if not r.ok]
+        if failed:
+            print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}")
+    elif args.command == "_worker":
+        _worker(_find_root(args.root), args.assignment, nbgrader_args)
+    elif args.command == "feedback":
+        print(f"feedback written to {feedback(args.assignment, args.root)}")
+    elif args.command == "export":
+        print(f"grades written to {export(args.root, args.to)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

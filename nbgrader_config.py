@@ -1,0 +1,44 @@
+"""nbgrader configuration of the course (the repository root is the course directory).
+
+Run nbgrader from this folder (or through ``course-admin``): source/ holds the
+instructor notebooks, release/ what students get, and submitted/, autograded/,
+feedback/ and gradebook.db are created by grading and never committed.
+Every setting here is checked by tests/test_nbgrader.py.
+"""
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "cnn-course"
+c.CourseDirectory.root = _ROOT
+# The gradebook: one SQLite file at the root of the course.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_ROOT, "gradebook.db")
+
+# Grading kernels import torch (about 2 s, more on a loaded machine) in their first test
+# cell; a minute per cell leaves room for that and still stops an infinite loop.
+c.Execute.timeout = 60
+c.ExecutePreprocessor.timeout = 60
+# No history database per kernel, and short tracebacks: an IPython traceback echoes the
+# source lines of the failing cell, which would show hidden tests in the feedback.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
+
+# A test cell a student deleted is put back from the gradebook when grading.
+c.OverwriteCells.add_missing_cells = True
+
+# Anything on stderr scores a test cell 0. Python warnings (a RuntimeWarning from NumPy
+# in a correct answer, a DeprecationWarning from a library) are harmless: drop them.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?m)^\S.*:\d+: [A-Za-z]*Warning: "
+
+# Feedback shows grades and messages, never the hidden tests' source.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Students' notebooks are copied into autograded/ with nothing else from their folder
+# but small files (data they may have saved); no checkpoints.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]

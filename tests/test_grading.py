@@ -1,0 +1,472 @@
+"""Unit tests of course/grading.py: verdicts, diagnoses, forbidden calls, tampering.
+
+The correct implementations are the instructor solutions of source/ps1 and
+source/ps2, executed here; each wrong implementation is one typical mistake.
+"""
+from __future__ import annotations
+
+import builtins
+import importlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import course.grading as grading
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+
+def _solutions(assignment: str) -> dict:
+    """Run the solution cells of a source notebook and return their namespace."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    namespace: dict = {}
+    exec("import numpy as np", namespace)  # noqa: S102 - our own notebook
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
+            exec(source, namespace)  # noqa: S102
+    return namespace
+
+
+PS1 = _solutions("ps1")
+PS2 = _solutions("ps2")
+RIGHT = {**{k: PS1[k] for k in ("correlate1d", "convolve1d", "correlate2d", "pad2d",
+                                "output_size", "correlate2d_strided", "correlate2d_general")},
+         **{k: PS2[k] for k in ("conv2d", "max_pool2d", "avg_pool2d", "num_conv_parameters",
+                                "receptive_field")}}
+
+
+def _fails(check, fn, hidden=True) -> str:
+    with pytest.raises(AssertionError) as info:
+        check(fn, hidden=hidden)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_instructor_solution_passes(name, hidden, capsys):
+    getattr(grading, f"check_{name}")(RIGHT[name], hidden=hidden)
+    out = capsys.readouterr().out
+    assert f"{name}: all" in out and "passed" in out
+    if name not in ("output_size", "num_conv_parameters", "receptive_field"):
+        assert "PyTorch float64 on cpu" in out or "PyTorch float64 on cuda" in out
+
+
+# --- wrong implementations, one per typical mistake ----------------------------------
+def _flip_1d(x, w):
+    return RIGHT["convolve1d"](x, w)
+
+
+def _no_flip_1d(x, w):
+    return RIGHT["correlate1d"](x, w)
+
+
+def _full_1d(x, w):
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    xp = np.concatenate([np.zeros(len(w) - 1), x, np.zeros(len(w) - 1)])
+    return RIGHT["correlate1d"](xp, w)
+
+
+def _uint8_1d(x, w):
+    if x.dtype == np.uint8:
+        return np.array([np.sum(x[i:i + len(w)] * w) for i in range(len(x) - len(w) + 1)])
+    return RIGHT["correlate1d"](x, w)
+
+
+def _flip_2d(image, kernel):
+    return RIGHT["correlate2d"](image, np.asarray(kernel)[::-1, ::-1])
+
+
+def _uint8_2d(image, kernel):
+    out = np.zeros_like(image)
+    out = out[: image.shape[0] - kernel.shape[0] + 1, : image.shape[1] - kernel.shape[1] + 1]
+    out[...] = RIGHT["correlate2d"](image, kernel)  # wraps when image is uint8
+    return out
+
+
+def _same_2d(image, kernel):
+    return RIGHT["pad2d"](RIGHT["correlate2d"](image, kernel), (
+        (kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2))
+
+
+def _pad_mode(wrong):
+    def pad2d(image, padding, mode="zeros"):
+        return RIGHT["pad2d"](image, padding, wrong.get(mode, mode))
+
+    return pad2d
+
+
+def _pad_missing(image, padding, mode="zeros"):
+    return np.asarray(image, float).copy()
+
+
+def _size_ceil(n, k, s=1, p=0, d=1):
+    return -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1
+
+
+def _size_no_dilation(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - k) // s + 1
+
+
+def _size_float(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) / s + 1
+
+
+def _stride_off(image, kernel, stride=1):
+    s = stride if isinstance(stride, int) else stride[0]
+    return RIGHT["correlate2d_strided"](image, kernel, s + 1)
+
+
+def _dilation_off(image, kernel, stride=1, padding=0, dilation=1, padding_mode="zeros"):
+    d = dilation if isinstance(dilation, int) else dilation[0]
+    return RIGHT["correlate2d_general"](image, kernel, stride, padding, d + 1, padding_mode)
+
+
+def _general_wrong_mode(image, kernel, stride=1, padding=0, dilation=1, padding_mode="zeros"):
+    return RIGHT["correlate2d_general"](image, kernel, stride, padding, dilation, "zeros")
+
+
+def _conv_no_bias(x, weight, bias=None, stride=1, padding=0):
+    return RIGHT["conv2d"](x, weight, None, stride, padding)
+
+
+def _conv_swapped(x, weight, bias=None, stride=1, padding=0):
+    return RIGHT["conv2d"](x, np.asarray(weight).transpose(1, 0, 2, 3), bias, stride, padding)
+
+
+def _conv_flipped(x, weight, bias=None, stride=1, padding=0):
+    return RIGHT["conv2d"](x, np.asarray(weight)[:, :, ::-1, ::-1], bias, stride, padding)
+
+
+def _conv_no_padding(x, weight, bias=None, stride=1, padding=0):
+    return RIGHT["conv2d"](x, weight, bias, stride, 0)
+
+
+def _max_zero_padding(x, kernel_size, stride=None, padding=0):
+    p = padding if isinstance(padding, int) else padding[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    return RIGHT["max_pool2d"](xp, kernel_size, stride, 0)
+
+
+def _max_overlapping(x, kernel_size, stride=None, padding=0):
+    return RIGHT["max_pool2d"](x, kernel_size, 1 if stride is None else stride, padding)
+
+
+def _max_wrong_axes(x, kernel_size, stride=None, padding=0):
+    # pools (C, H) as if the input were channels-last (N, H, W, C)
+    moved = np.moveaxis(np.asarray(x, float), 3, 1)
+    return np.moveaxis(RIGHT["max_pool2d"](moved, kernel_size, stride, padding), 1, 3)
+
+
+def _avg_exclude_pad(x, kernel_size, stride=None, padding=0):
+    total = RIGHT["avg_pool2d"](x, kernel_size, stride, padding)
+    count = RIGHT["avg_pool2d"](np.ones_like(np.asarray(x, float)), kernel_size, stride, padding)
+    return total / count
+
+
+def _params_no_bias(in_channels, out_channels, kernel_size, bias=True):
+    return RIGHT["num_conv_parameters"](in_channels, out_channels, kernel_size, False)
+
+
+def _params_no_channels(in_channels, out_channels, kernel_size, bias=True):
+    return RIGHT["num_conv_parameters"](1, out_channels, kernel_size, bias) + (
+        0 if not bias else 0)
+
+
+def _rf_no_stride(layers):
+    return RIGHT["receptive_field"]([(k, 1, d) for k, s, d in layers])
+
+
+def _rf_no_dilation(layers):
+    return RIGHT["receptive_field"]([(k, s, 1) for k, s, d in layers])
+
+
+DIAGNOSES = [
+    ("correlate1d", _flip_1d, "kernel is flipped"),
+    ("correlate1d", _full_1d, "'full' output"),
+    ("correlate1d", _uint8_1d, "integer overflow"),
+    ("convolve1d", _no_flip_1d, "not flipped"),
+    ("correlate2d", _flip_2d, "kernel is flipped"),
+    ("correlate2d", _uint8_2d, "integer overflow"),
+    ("correlate2d", _same_2d, "'same'-size output"),
+    ("pad2d", _pad_mode({"reflect": "replicate"}), "replicate padding (repeat the edge value) "
+                                                   "instead of reflect"),
+    ("pad2d", _pad_mode({"replicate": "zeros"}), "zero padding instead of replicate"),
+    ("pad2d", _pad_missing, "padding is missing"),
+    ("output_size", _size_ceil, "rounded up"),
+    ("output_size", _size_no_dilation, "dilation is ignored"),
+    ("output_size", _size_float, "Return an int"),
+    ("correlate2d_strided", _stride_off, "stride is off by one"),
+    ("correlate2d_general", _dilation_off, "dilation is off by one"),
+    ("correlate2d_general", _general_wrong_mode, "wrong padding mode"),
+    ("conv2d", _conv_no_bias, "bias is missing"),
+    ("conv2d", _conv_swapped, "channel and filter axes are swapped"),
+    ("conv2d", _conv_flipped, "kernel is flipped"),
+    ("conv2d", _conv_no_padding, "padding is missing"),
+    ("max_pool2d", _max_zero_padding, "filled with zeros"),
+    ("max_pool2d", _max_overlapping, "windows overlap"),
+    ("max_pool2d", _max_wrong_axes, "wrong axes"),
+    ("avg_pool2d", _avg_exclude_pad, "count_include_pad=True"),
+    ("num_conv_parameters", _params_no_bias, "bias is missing"),
+    ("num_conv_parameters", _params_no_channels, "input channels are missing"),
+    ("receptive_field", _rf_no_stride, "strides are ignored"),
+    ("receptive_field", _rf_no_dilation, "dilation is ignored"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, phrase", DIAGNOSES,
+                         ids=[f"{n}-{w.__name__}" for n, w, _ in DIAGNOSES])
+def test_each_mistake_is_diagnosed(name, wrong, phrase):
+    message = _fails(getattr(grading, f"check_{name}"), wrong)
+    assert "Likely mistake" in message or phrase == "Return an int"
+    assert phrase in message
+    assert "smallest first" in message
+
+
+def test_message_shows_the_smallest_failing_case_with_expected_and_got():
+    message = _fails(grading.check_correlate2d, _flip_2d, hidden=False)
+    assert "case 1 of 2" in message and "lecture's 5x5 input" in message
+    assert "expected (PyTorch float64 on" in message and "got:" in message
+    assert "[[ -1.,  -4., -14.]" in message  # the lecture's output, as expected values
+
+
+def test_shape_message_gives_the_formula():
+    def too_short(image, kernel):
+        return RIGHT["correlate2d"](image, kernel)[:-1]
+
+    message = _fails(grading.check_correlate2d, too_short, hidden=False)
+    assert "Wrong shape: expected (3, 3), got (2, 3)" in message
+    assert "H_out = H - KH + 1 = 5 - 3 + 1 = 3" in message
+
+    def ceil_size(image, kernel, stride=1):
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        (H, W), (KH, KW) = image.shape, kernel.shape
+        rows, cols = -(-(H - KH) // sh) + 1, -(-(W - KW) // sw) + 1
+        padded = np.zeros((max(H, (rows - 1) * sh + KH), max(W, (cols - 1) * sw + KW)))
+        padded[:H, :W] = image
+        return RIGHT["correlate2d_strided"](padded, kernel, stride)
+
+    message = _fails(grading.check_correlate2d_strided, ceil_size, hidden=False)
+    assert "case 2 of 2" in message
+    assert "H_out = (H + 2p - d(K-1) - 1)//s + 1 = (7 + 2*0 - 1*(3-1) - 1)//3 + 1 = 2" in message
+    assert "rounded the output size up" in message
+
+
+def test_return_type_finite_values_and_inplace_changes():
+    assert "Return a NumPy ndarray, got list" in _fails(
+        grading.check_correlate1d, lambda x, w: list(RIGHT["correlate1d"](x, w)))
+    assert "forget the `return`" in _fails(grading.check_correlate1d, lambda x, w: None)
+
+    def nan_out(x, w):
+        out = RIGHT["correlate1d"](x, w)
+        out[0] = np.nan
+        return out
+
+    assert "holds nan at index (0,)" in _fails(grading.check_correlate1d, nan_out)
+
+    def in_place(x, w):
+        out = RIGHT["correlate1d"](x, w)
+        x[...] = 0
+        return out
+
+    assert "changed its input `x` in place" in _fails(grading.check_correlate1d, in_place)
+
+    def raises(x, w):
+        return 1 / 0
+
+    message = _fails(grading.check_correlate1d, raises)
+    assert "Your function raised ZeroDivisionError: division by zero" in message
+
+
+def test_visible_and_hidden_sets_share_the_code_path():
+    seen = []
+
+    def spy(x, w):
+        seen.append(x.size + w.size)
+        return RIGHT["correlate1d"](x, w)
+
+    grading.check_correlate1d(spy)
+    visible = len(seen)
+    grading.check_correlate1d(spy, hidden=True)
+    assert visible == 2 and len(seen) - visible == 6
+    assert seen[visible:] == sorted(seen[visible:])  # smallest case first
+
+
+FORBIDDEN = [
+    ("correlate2d", "import torch.nn.functional as F, torch\n"
+     "def fn(image, kernel):\n"
+     "    return F.conv2d(torch.tensor(image, dtype=torch.float64)[None, None],\n"
+     "                    torch.tensor(kernel, dtype=torch.float64)[None, None])[0, 0].numpy()",
+     "torch.nn.functional.conv2d"),
+    ("correlate2d", "from torch import conv2d as c2, tensor, float64\n"
+     "def fn(image, kernel):\n"
+     "    return c2(tensor(image, dtype=float64)[None, None],\n"
+     "              tensor(kernel, dtype=float64)[None, None])[0, 0].numpy()",
+     "conv2d"),
+    ("correlate2d", "from scipy.signal import correlate2d as sc\n"
+     "def fn(image, kernel):\n    return sc(image.astype(float), kernel, mode='valid')",
+     "scipy.signal.correlate2d"),
+    ("correlate2d", "import scipy.ndimage\n"
+     "def fn(image, kernel):\n    return scipy.ndimage.correlate(image.astype(float), kernel)",
+     "scipy.ndimage.correlate"),
+    ("correlate1d", "import numpy as np\n"
+     "def fn(x, w):\n    return np.correlate(x.astype(float), w.astype(float), 'valid')",
+     "numpy.correlate"),
+    ("convolve1d", "from numpy import convolve\n"
+     "def fn(x, w):\n    return convolve(x.astype(float), w.astype(float), 'valid')",
+     "numpy.convolve"),
+    ("correlate2d", "import course.ops as ops\n"
+     "def fn(image, kernel):\n    return ops.correlate2d(image, kernel)", "course.ops.correlate2d"),
+    ("max_pool2d", "from course.ops import max_pool2d as mp\n"
+     "def fn(x, kernel_size, stride=None, padding=0):\n"
+     "    return mp(x, kernel_size, stride, padding)", "max_pool2d"),
+    ("pad2d", "import numpy as np\n"
+     "def fn(image, padding, mode='zeros'):\n"
+     "    p = padding if isinstance(padding, int) else padding[0]\n"
+     "    return np.pad(image.astype(float), p)", "numpy.pad"),
+    ("max_pool2d", "import torch\n"
+     "def fn(x, kernel_size, stride=None, padding=0):\n"
+     "    try:\n"
+     "        return torch.nn.MaxPool2d(kernel_size, stride, padding)(torch.tensor(x)).numpy()\n"
+     "    except Exception:\n"
+     "        return None", "max_pool2d"),
+]
+
+
+@pytest.mark.parametrize("name, source, call", FORBIDDEN,
+                         ids=[f"{n}-{c}-{i}" for i, (n, _, c) in enumerate(FORBIDDEN)])
+def test_forbidden_calls_are_refused_and_named(name, source, call):
+    import scipy.signal
+    import torch.nn.functional as F
+
+    originals = (F.conv2d, np.correlate, scipy.signal.correlate2d, np.pad)
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102
+    message = _fails(getattr(grading, f"check_{name}"), namespace["fn"], hidden=False)
+    assert "Forbidden call" in message and call in message
+    # everything is restored afterwards
+    assert (F.conv2d, np.correlate, scipy.signal.correlate2d, np.pad) == originals
+    import sys
+
+    assert sys.getprofile() is None or "grading" not in repr(sys.getprofile())
+
+
+def test_allowed_library_code_is_not_refused():
+    def with_sliding_windows(image, kernel):
+        windows = np.lib.stride_tricks.sliding_window_view(np.asarray(image, float), kernel.shape)
+        return np.einsum("ijab,ab->ij", windows, kernel)
+
+    grading.check_correlate2d(with_sliding_windows, hidden=True)
+
+
+def test_rebinding_numpy_comparisons_does_not_turn_a_wrong_answer_into_a_pass(monkeypatch):
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "array_equal", lambda *a, **k: True)
+    monkeypatch.setattr(np, "isclose", lambda *a, **k: np.True_)
+    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
+    monkeypatch.setattr(np.testing, "assert_array_equal", lambda *a, **k: None)
+    monkeypatch.setattr(np, "isfinite", lambda *a, **k: True)
+    monkeypatch.setattr(np.random, "default_rng", lambda *a, **k: None)
+    fresh = importlib.reload(grading)
+    assert "kernel is flipped" in _fails(fresh.check_correlate2d, _flip_2d)
+    fresh.check_correlate2d(RIGHT["correlate2d"], hidden=True)
+
+
+def _with_builtin(name, value, fn):
+    """Call fn() with builtins.<name> replaced; pytest itself must not run meanwhile."""
+    original = getattr(builtins, name)
+    setattr(builtins, name, value)
+    try:
+        try:
+            fn()
+            outcome = None
+        except BaseException as error:  # noqa: BLE001
+            outcome = error
+    finally:
+        setattr(builtins, name, original)
+    return outcome
+
+
+@pytest.mark.parametrize("name, value", [
+    ("isinstance", lambda *a: True),
+    ("abs", lambda v: 0),
+    ("len", lambda v: 0),
+    ("AssertionError", type("AssertionError", (Exception,), {})),
+])
+def test_rebinding_a_builtin_is_refused(name, value):
+    fresh = importlib.reload(grading)
+    outcome = _with_builtin(name, value, lambda: fresh.check_correlate2d(_flip_2d))
+    assert outcome is not None, "a wrong answer passed with a tampered built-in"
+    assert f"replaced Python's built-in `{name}`" in str(outcome)
+
+
+def test_replacing_a_checker_is_undone_by_the_reload_of_the_test_cell():
+    import course.grading
+
+    course.grading.check_conv2d = lambda *a, **k: None
+    try:
+        fresh = importlib.reload(course.grading)  # what every test cell does first
+        assert "bias is missing" in _fails(fresh.check_conv2d, _conv_no_bias)
+    finally:
+        importlib.reload(course.grading)
+
+
+def test_replacing_torch_or_the_reference_is_refused(monkeypatch):
+    import torch.nn.functional as F
+
+    import course.reference
+
+    monkeypatch.setattr(F, "conv2d", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="replaced `torch.nn.functional.conv2d`"):
+        grading.check_correlate2d(RIGHT["correlate2d"])
+    monkeypatch.undo()
+    monkeypatch.setattr(course.reference, "reference", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="replaced `course.reference.reference`"):
+        grading.check_correlate2d(RIGHT["correlate2d"])
+
+
+def test_expected_values_match_the_course_library_and_the_lecture():
+    """The checks' own formulas agree with course.ops / course.arithmetic."""
+    import course.ops as ops
+
+    task = grading._TASKS["output_size"]
+    for case in task.cases(hidden=True):
+        i = case.inputs()
+        assert task.expected(case)[0] == ops.conv_output_size(i["n"], i["k"], i["s"], i["p"], i["d"])
+    task = grading._TASKS["num_conv_parameters"]
+    for case in task.cases(hidden=True):
+        i = case.inputs()
+        assert task.expected(case)[0] == ops.num_parameters(
+            i["in_channels"], i["out_channels"], i["kernel_size"], bias=i["bias"])
+    task = grading._TASKS["receptive_field"]
+    for case in task.cases(hidden=True):
+        layers = [ops.Layer(k, s, dilation=d) for k, s, d in case.inputs()["layers"]]
+        assert task.expected(case)[0] == ops.receptive_field(layers)[-1].size
+    dilated = [(3, 1, d) for d in (1, 1, 2, 4, 8, 16, 1)] + [(1, 1, 1)]
+    assert [grading._ReceptiveField._field(dilated[:n]) for n in range(1, 9)] == \
+        [3, 5, 9, 17, 33, 65, 67, 67]
+    image, kernel = grading._vertical_edge_example()
+    assert grading._correlate_ref(image, kernel)[0].tolist() == \
+        [[-1, -4, -14], [6, -3, -13], [9, -6, -8]]
+    x, w = grading._three_channel_example()
+    assert grading._reference("conv2d", x, w)[0][0, 0, 0, 0] == 43
+
+
+def test_scipy_imported_inside_the_function_is_still_refused(monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "scipy.signal" or m.startswith("scipy.signal.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+    def sneaky(image, kernel):
+        from scipy.signal import correlate2d
+
+        return correlate2d(image.astype(float), kernel, mode="valid")
+
+    assert "`scipy.signal.correlate2d` is not allowed" in _fails(grading.check_correlate2d, sneaky)
