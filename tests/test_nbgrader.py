@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -23,7 +24,12 @@ from course import admin
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
-ASSIGNMENTS = ("ps1", "ps2")
+# Every assignment in source/; each has an `<assignment>_instructor` and `<assignment>_blank`
+# submission in tests/submissions/ besides its typical wrong ones.
+ASSIGNMENTS = tuple(sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir()))
+# While working on one assignment: COURSE_TEST_ASSIGNMENTS=ps3 pytest tests/test_nbgrader.py
+if os.environ.get("COURSE_TEST_ASSIGNMENTS"):
+    ASSIGNMENTS = tuple(a for a in ASSIGNMENTS if a in os.environ["COURSE_TEST_ASSIGNMENTS"].split(","))
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 CELL_TIMEOUT = 20  # seconds; short so that the infinite loop costs little
 
@@ -36,6 +42,7 @@ def _load(path: Path):
 
 
 PATCHES = {p.stem: _load(p) for p in sorted(SUBMISSIONS.glob("ps*.py"))}
+PATCHES = {name: patch for name, patch in PATCHES.items() if patch.ASSIGNMENT in ASSIGNMENTS}
 
 
 def _grade_id(cell) -> str | None:
@@ -78,7 +85,7 @@ def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", root)
     shutil.copytree(ROOT / "source", root / "source")
-    admin.release(root)
+    admin.release(root, ASSIGNMENTS)
     for student, patch in PATCHES.items():
         folder = root / "submitted" / student / patch.ASSIGNMENT
         folder.mkdir(parents=True)
@@ -176,13 +183,23 @@ def test_each_submission_gets_its_expected_scores(course, student):
     assert score == sum(expected.values())
 
 
+def _autograded_points(assignment: str) -> dict[str, float]:
+    """Points of the autograded test cells (manually graded answers excluded)."""
+    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {_grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
+
+
 @pytest.mark.slow
-def test_instructor_and_blank_scores(course):
-    ps1 = admin.scores(course, "ps1")
-    ps2 = admin.scores(course, "ps2")
-    assert ps1["ps1_instructor"][:2] == (15.0, 15.0)
-    assert ps1["ps1_blank"][0] == 0.0 and ps2["ps2_blank"][0] == 0.0
-    assert ps2["ps2_instructor"][:2] == (11.0, 13.0)  # + 2 points of manual grading
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_instructor_full_marks_and_blank_zero_on_every_autograded_part(course, assignment):
+    table = admin.scores(course, assignment)
+    auto = _autograded_points(assignment)
+    assert auto, f"{assignment} has no autograded part"
+    instructor, blank = table[f"{assignment}_instructor"][2], table[f"{assignment}_blank"][2]
+    assert {gid: instructor[gid] for gid in auto} == auto
+    assert {gid: blank[gid] for gid in auto} == dict.fromkeys(auto, 0.0)
+    assert table[f"{assignment}_instructor"][0] == sum(auto.values())
 
 
 @pytest.fixture(scope="module")
