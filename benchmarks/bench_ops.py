@@ -4,17 +4,19 @@
 
 Prints, per shape and dtype, the median time of ours and torch's, their ratio
 (ours / torch; targets: float64 <= 1.0x, float32 <= 2.0x) and the peak memory
-each allocates for one call (tracemalloc for NumPy; torch's CPU allocations are
-measured as the growth of the process's peak resident set, see --help).
-Ratios are what to compare: both sides run interleaved in one process, so
-machine noise affects them alike.
+of one call on each side: the growth of the peak resident set of a fresh process
+over its resident set just before the call (the same measure for NumPy and torch,
+which allocates outside Python's tracemalloc). Time ratios are what to compare:
+both sides run interleaved in one process, so machine noise affects them alike.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
-import tracemalloc
 
 import numpy as np
 import torch
@@ -36,22 +38,57 @@ def _median_ms(fn, repeat: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def _numpy_peak_mib(fn) -> float:
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def run(repeat: int) -> list[dict]:
-    rows = []
+def _reset_peak() -> None:
+    """Reset the peak resident set (VmHWM) to the current one (Linux's clear_refs, value 5)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_growth_mib(side: str, op: str, shape: tuple, dtype: str) -> float:
+    """Peak RSS growth of one call, measured in a fresh process from a reset peak."""
+    code = f"""
+import json, resource, numpy as np, torch, torch.nn.functional as F
+import course.ops as ops
+from benchmarks.bench_ops import _inputs, _reset_peak, _status_mib
+torch.set_num_threads(1)
+x, w, b = _inputs({shape!r}, np.{dtype})
+tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+before = _status_mib("VmRSS")
+_reset_peak()
+with torch.no_grad():
+    out = {{("ours", "conv2d"): lambda: ops.conv2d(x, w, b, padding=1),
+            ("torch", "conv2d"): lambda: F.conv2d(tx, tw, tb, padding=1),
+            ("ours", "max_pool2d"): lambda: ops.max_pool2d(x, 2),
+            ("torch", "max_pool2d"): lambda: F.max_pool2d(tx, 2)}}[({side!r}, {op!r})]()
+print(json.dumps(_status_mib("VmHWM") - before))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return max(json.loads(done.stdout), 0.0)
+
+
+def _inputs(shape: tuple, dtype) -> tuple:
+    N, C, Fn, H, K = shape
     rng = np.random.default_rng(0)
-    for N, C, Fn, H, K in SHAPES:
+    return (rng.standard_normal((N, C, H, H)).astype(dtype),
+            rng.standard_normal((Fn, C, K, K)).astype(dtype),
+            rng.standard_normal(Fn).astype(dtype))
+
+
+def run(repeat: int, memory: bool) -> list[dict]:
+    rows = []
+    for shape in SHAPES:
+        N, C, Fn, H, K = shape
         for dtype in (np.float32, np.float64):
-            x = rng.standard_normal((N, C, H, H)).astype(dtype)
-            w = rng.standard_normal((Fn, C, K, K)).astype(dtype)
-            b = rng.standard_normal(Fn).astype(dtype)
+            x, w, b = _inputs(shape, dtype)
             tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
             cases = {
                 "conv2d": (lambda: ops.conv2d(x, w, b, padding=1),
@@ -63,10 +100,14 @@ def run(repeat: int) -> list[dict]:
                 with torch.no_grad():
                     np.testing.assert_allclose(ours(), theirs().numpy(), rtol=1e-4, atol=1e-3)
                     t_ours, t_torch = _median_ms(ours, repeat), _median_ms(theirs, repeat)
-                out_mib = theirs().numel() * x.itemsize / 2**20
-                rows.append(dict(op=name, shape=f"{N},{C},{Fn},{H},{K}", dtype=np.dtype(dtype).name,
-                                 ours_ms=t_ours, torch_ms=t_torch, ratio=t_ours / t_torch,
-                                 ours_peak_mib=_numpy_peak_mib(ours), output_mib=out_mib))
+                row = dict(op=name, shape=f"{N},{C},{Fn},{H},{K}", dtype=np.dtype(dtype).name,
+                           ours_ms=t_ours, torch_ms=t_torch, ratio=t_ours / t_torch,
+                           output_mib=theirs().numel() * x.itemsize / 2**20)
+                if memory:
+                    dt = np.dtype(dtype).name
+                    row["ours_mib"] = _peak_growth_mib("ours", name, shape, dt)
+                    row["torch_mib"] = _peak_growth_mib("torch", name, shape, dt)
+                rows.append(row)
     return rows
 
 
@@ -75,16 +116,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="threads for torch (NumPy's BLAS uses its own setting)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, numpy {np.__version__}, torch threads {torch.get_num_threads()}")
     print(f"{'op':<11}{'N,C,F,H,K':<15}{'dtype':<9}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}"
-          f"{'ours peak MiB':>15}{'output MiB':>12}  target")
-    for r in run(args.repeat):
+          f"{'ours MiB':>10}{'torch MiB':>11}{'output MiB':>12}  target")
+    for r in run(args.repeat, not args.no_memory):
         target = 1.0 if r["dtype"] == "float64" else 2.0
         verdict = "ok" if r["ratio"] <= target else "MISSED"
+        mem = f"{r['ours_mib']:>10.1f}{r['torch_mib']:>11.1f}" if "ours_mib" in r else f"{'-':>10}{'-':>11}"
         print(f"{r['op']:<11}{r['shape']:<15}{r['dtype']:<9}{r['ours_ms']:>9.2f}{r['torch_ms']:>10.2f}"
-              f"{r['ratio']:>7.2f}{r['ours_peak_mib']:>15.1f}{r['output_mib']:>12.1f}  <= {target:.1f}x {verdict}")
+              f"{r['ratio']:>7.2f}{mem}{r['output_mib']:>12.1f}  <= {target:.1f}x {verdict}")
 
 
 if __name__ == "__main__":
