@@ -37,6 +37,10 @@ install_chromium() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+# Scripts of the environment (jupyter, nbgrader and the `alembic` that nbgrader runs by
+# name) must be found on PATH, as if the venv were activated.
+export PATH="$PWD/$VENV/bin:$PATH"
+
 case "${1:-}" in
     lab)
         install

@@ -35,6 +35,13 @@ __all__ = ["GradeResult", "autograde", "export", "feedback", "main", "release", 
 
 LOCKED = "database is locked"
 
+# nbgrader's Gradebook runs the `alembic` script by name (`alembic heads`); it lies beside
+# the Python that runs this module. A venv used without activation (`.venv/bin/course-admin`,
+# CI) does not have that folder on PATH, so put it there for this process and its children.
+_BIN = os.path.dirname(sys.executable)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join(p for p in (_BIN, os.environ.get("PATH", "")) if p)
+
 
 @dataclass
 class GradeResult:

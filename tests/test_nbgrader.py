@@ -231,3 +231,15 @@ def test_export_gives_every_score(course):
         points = _points(patch.ASSIGNMENT)
         expected = sum(patch.EXPECT.get(gid, full) for gid, full in points.items())
         assert got[(patch.ASSIGNMENT, student)] == (expected, sum(points.values()))
+
+
+def test_admin_works_from_a_venv_that_is_not_activated(tmp_path):
+    """nbgrader runs its `alembic` script by name; `.venv/bin/course-admin` and CI have no
+    activated venv, so course-admin must find the scripts beside its own Python."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    env = dict(os.environ, PATH=os.pathsep.join(("/usr/bin", "/bin")))
+    done = subprocess.run(
+        [sys.executable, "-m", "course.admin", "--root", str(tmp_path), "export", "--to", "g.csv"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "g.csv").read_text().splitlines()[0].startswith("assignment,")
