@@ -1,4 +1,4 @@
-"""Checks behind the auto-graded exercises (``source/ps1``, ``source/ps2``).
+"""Checks behind the auto-graded exercises (``source/ps1``, ``source/ps2``, ``source/ps3``).
 
 Every test cell of the assignments calls one ``check_<task>(student_fn)`` of this
 module. A check runs the student's function on seeded cases, from the smallest to
@@ -13,6 +13,12 @@ and shows the inputs, the expected and the received output.
 The visible test cell and the hidden tests share one code path:
 ``check_conv1d(fn)`` runs the visible cases, ``check_conv1d(fn, hidden=True)``
 all of them (edge shapes, every mode).
+
+Most checks judge one returned array. ``check_conv2d_backward`` judges each array of
+the returned ``(grad_x, grad_weight, grad_bias)`` in turn and names the wrong one;
+``check_gradient_check`` hands the student's gradient check correct and deliberately
+broken backward passes and wants a small error for the first and a large one for the
+second, computed with the notebook's own ``numerical_gradient`` (its calls are counted).
 
 Shortcuts are refused while the student's function runs: PyTorch's convolution and
 pooling functions, SciPy's convolutions and filters, ``numpy.convolve`` and
@@ -60,13 +66,22 @@ __all__ = [
     "ForbiddenCallError",
     "check_avg_pool2d",
     "check_conv2d",
+    "check_conv2d_backward",
+    "check_conv2d_matmul",
+    "check_conv_matrix_1d",
+    "check_conv_matrix_2d",
+    "check_conv_transpose2d",
     "check_convolve1d",
     "check_correlate1d",
     "check_correlate2d",
     "check_correlate2d_general",
     "check_correlate2d_strided",
+    "check_gradient_check",
+    "check_im2col",
     "check_max_pool2d",
+    "check_max_pool2d_backward",
     "check_num_conv_parameters",
+    "check_numerical_gradient",
     "check_output_size",
     "check_pad2d",
     "check_receptive_field",
@@ -511,7 +526,7 @@ def _reference(name: str, *args, **kwargs):
         _tampered("`course.reference.reference`")
     result = function(name, *args, **kwargs)
     value = result.value
-    if not _is_ndarray(value):
+    if not (_is_ndarray(value) or (_TYPE(value) is _TUPLE and all(_is_ndarray(v) for v in value))):
         _tampered("the result of `course.reference.reference`")
     return value, f"PyTorch float64 on {result.device}"
 
@@ -546,6 +561,10 @@ def _run(task: Task, student_fn, hidden: bool) -> None:
         expected, device = task.expected(case)
         if task.kind == "int":
             problem = _check_int(task, student_fn, case, expected)
+        elif task.kind == "arrays":
+            problem = _check_arrays(task, student_fn, case, expected, device)
+        elif task.kind == "error":
+            problem = _check_error(task, student_fn, case, expected)
         else:
             problem = _check_array(task, student_fn, case, expected, device)
         if problem is not None:
@@ -627,6 +646,14 @@ def _check_array(task: Task, student_fn, case: Case, expected, device: str) -> s
                 if failed is None and _same(other, expected, task.rtol, task.atol):
                     return error.replace("\n", f"\nLikely mistake: {message}\n", 1)
         return error
+    problem = _judge_array(task, case, got, expected, device)
+    if problem is not None:
+        return problem
+    return _inputs_changed(case, saved)
+
+
+def _judge_array(task: Task, case: Case, got, expected, device: str) -> str | None:
+    """The verdict on one returned array: type, shape, finite values, values."""
     shown = (f"{case.describe()}\n  expected ({device}):\n    {_fmt(expected)}\n"
              f"  got:\n    {_fmt(got)}")
     # 1. return type
@@ -675,7 +702,11 @@ def _check_array(task: Task, student_fn, case: Case, expected, device: str) -> s
             lines.append(f"Likely mistake: {diagnosis}")
         lines.append(shown)
         return "\n".join(lines)
-    # 5. inputs unchanged
+    return None
+
+
+def _inputs_changed(case: Case, saved) -> str | None:
+    """5. The inputs must be unchanged after the call."""
     current = case.inputs()
     for name, before in saved:
         if not _same(current[name], before, 0.0, 0.0):
@@ -683,6 +714,116 @@ def _check_array(task: Task, student_fn, case: Case, expected, device: str) -> s
                     f"(e.g. `{name} = {name}.copy()` or write into a new array).\n"
                     f"  `{name}` before the call:\n    {_fmt(before)}\n"
                     f"  after:\n    {_fmt(current[name])}")
+    return None
+
+
+class _Part:
+    """One returned array of a task that returns several (``kind = "arrays"``)."""
+
+    def __init__(self, task: Task, index: int):
+        self.task, self.index = task, index
+        self.name, self.rtol, self.atol = task.name, task.rtol, task.atol
+
+    def mistakes(self, case: Case) -> list[Mistake]:
+        return self.task.part_mistakes(case, self.index)
+
+    def shape_formula(self, case: Case) -> str:
+        return self.task.part_shape_formula(case, self.index)
+
+
+def _same_all(got, expected, rtol: float, atol: float) -> bool:
+    if _is_ndarray(expected):
+        return _same(got, expected, rtol, atol)
+    return (_TYPE(got) in (_TUPLE, _LIST) and len(got) == len(expected)
+            and all(_same(g, e, rtol, atol) for g, e in zip(got, expected)))
+
+
+def _check_arrays(task: Task, student_fn, case: Case, expected, device: str) -> str | None:
+    """Like _check_array for a function that returns a tuple of arrays (``task.parts``)."""
+    saved = [(name, _ND_COPY(value)) for name, value in case.args if _is_ndarray(value)]
+    got, error = _call(task, student_fn, case)
+    if error:
+        if error.startswith("Your function raised"):
+            for message, variant in task.error_variants(case):
+                other, failed = _call(task, student_fn, variant)
+                if failed is None and _same_all(other, expected, task.rtol, task.atol):
+                    return error.replace("\n", f"\nLikely mistake: {message}\n", 1)
+        return error
+    names = ", ".join(task.parts)
+    if _TYPE(got) not in (_TUPLE, _LIST) or len(got) != len(task.parts):
+        what = (f"{_TYPE(got).__name__} of length {len(got)}" if _TYPE(got) in (_TUPLE, _LIST)
+                else _TYPE(got).__name__)
+        hint = " Did you forget the `return` statement?" if got is None else ""
+        return (f"Return a tuple of {len(task.parts)} arrays ({names}), got {what}.{hint}\n"
+                f"{case.describe()}")
+    for index, part in enumerate(task.parts):
+        problem = _judge_array(_Part(task, index), case, got[index], expected[index], device)
+        if problem is not None:
+            return (f"In `{part}` (returned value {index + 1} of {len(task.parts)}: {names}): "
+                    f"{problem}")
+    return _inputs_changed(case, saved)
+
+
+def _as_number(value):
+    """A Python float from a real number or a one-element float array, else None."""
+    kind = _TYPE(value)
+    if kind is _BOOL:
+        return None
+    if kind in (_INT, _FLOAT) or (_FLOAT in kind.__mro__) or (_INT in kind.__mro__):
+        return _FLOAT(value)
+    if _is_ndarray(value) and value.size == 1 and value.dtype.kind in "iuf":
+        return _FLOAT(_flat_list(value)[0])
+    if kind.__module__ == "numpy" and getattr(value, "dtype", None) is not None \
+            and value.dtype.kind in "iuf":
+        return _FLOAT(value.item())
+    return None
+
+
+def _check_error(task: Task, student_fn, case: Case, expected: float) -> str | None:
+    """A gradient check: a small error for a right backward pass, a large one for a wrong one.
+
+    The student's function must compute it with the notebook's ``numerical_gradient``:
+    that name is looked up in the function's globals and counted while it runs.
+    """
+    namespace = getattr(student_fn, "__globals__", None)
+    helper = task.helper
+    original = namespace.get(helper) if _TYPE(namespace) is _DICT else None
+    if not callable(original):
+        return (f"`{task.name}` must call your `{helper}` (define it above, run its cell, "
+                f"then this one); no function `{helper}` was found.\n{case.describe()}")
+    calls = [0]
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    namespace[helper] = counted
+    try:
+        got, error = _call(task, student_fn, case)
+    finally:
+        namespace[helper] = original
+    if error:
+        return error
+    value = _as_number(got)
+    if value is None:
+        return (f"Return one float (the largest relative error), got {_TYPE(got).__name__} "
+                f"{_fmt(got)}.\n{case.describe()}")
+    if not calls[0]:
+        return (f"`{task.name}` did not call your `{helper}`: compute the numerical gradients "
+                f"with it.\n{case.describe()}")
+    if not (_is_finite(value) and value >= 0):
+        return (f"A relative error is a finite number >= 0, got {value!r} (a division by zero? "
+                f"guard the denominator).\n{case.describe()}")
+    limit_small, limit_large = task.limits
+    if expected == 0 and not value < limit_small:
+        return (f"Your check reports an error of {value:.3g} for a CORRECT backward pass; it "
+                f"should be below {limit_small:g}.\nLikely mistake: {task.hint_small}\n"
+                f"{case.describe()}")
+    if expected > 0 and not value > limit_large:
+        return (f"Your check reports an error of only {value:.3g} for a backward pass whose "
+                f"{case.wrong} is wrong (the true relative error is {expected:.3g}); it should "
+                f"be above {limit_large:g}.\nLikely mistake: {task.hint_large.format(part=case.wrong)}"
+                f"\n{case.describe()}")
     return None
 
 
@@ -1470,6 +1611,946 @@ class _ReceptiveField(Task):
 
 
 # --------------------------------------------------------------------------------------
+# ps3: convolution as a matrix product, transposed convolution, backpropagation.
+def _unfold_ref(x, kernel_size, stride, padding):
+    """``torch.nn.functional.unfold`` in float64 (course.reference has no unfold)."""
+    import course.reference as ref_module
+    import torch
+    import torch.nn.functional as F
+
+    for obj, name in ((torch.as_tensor, "torch.as_tensor"),):
+        if not (_TYPE(obj) is _BUILTIN_FN and obj.__name__ == "as_tensor"):
+            _tampered(f"`{name}`")
+    device = ref_module.device
+    if not (_TYPE(device) is _FUNCTION
+            and os.path.abspath(device.__code__.co_filename).startswith(_COURSE_DIR + os.sep)):
+        _tampered("`course.reference.device`")
+    dev = device()
+    cols = F.unfold(torch.as_tensor(_as_float(x), device=dev), kernel_size, stride=stride,
+                    padding=padding)
+    value = cols.detach().cpu().numpy()
+    if not _is_ndarray(value):
+        _tampered("`torch.Tensor.numpy`")
+    return value, f"PyTorch float64 on {dev.type}"
+
+
+def _deck_example():
+    """The lecture's 3x3 input and 2x2 kernel (conv matrix and transposed convolution)."""
+    image = _make((3, 3), [1, 2, 3, 6, 5, 3, 1, 4, 1])
+    kernel = _make((2, 2), [1, 2, 2, 1])
+    return image, kernel
+
+
+class _Im2col(Task):
+    rtol = 0.0
+    atol = 1e-12
+
+    def cases(self, hidden):
+        rng = _Rng(1501 if not hidden else 1602)
+        image, _ = _deck_example()
+        cases = [
+            Case("the lecture's 3x3 input, 2x2 windows",
+                 (("x", _ND_COPY(image)[None, None]),),
+                 (("kernel_size", 2), ("stride", 1), ("padding", 0))),
+            Case("2 images, 2 channels, 4x5, (2, 3) windows",
+                 (("x", rng.array((2, 2, 4, 5))),),
+                 (("kernel_size", (2, 3)), ("stride", 1), ("padding", 0))),
+        ]
+        if hidden:
+            cases += [
+                Case("3 channels, 3x3 windows, stride 2, padding 1",
+                     (("x", rng.array((1, 3, 5, 5), nonzero=True)),),
+                     (("kernel_size", 3), ("stride", 2), ("padding", 1))),
+                Case("stride (2, 1), padding (0, 1), 2x2 windows",
+                     (("x", rng.array((2, 2, 5, 4), step=0.5)),),
+                     (("kernel_size", 2), ("stride", (2, 1)), ("padding", (0, 1)))),
+                Case("1x1 windows on 4 channels",
+                     (("x", rng.array((1, 4, 3, 3))),),
+                     (("kernel_size", 1), ("stride", 1), ("padding", 0))),
+                Case("one window covering the whole 3x4 image",
+                     (("x", rng.array((2, 3, 3, 4))),),
+                     (("kernel_size", (3, 4)), ("stride", 1), ("padding", 0))),
+                Case("batch of 3, 3 channels, 6x6, 3x3 windows, stride 3, padding 2",
+                     (("x", rng.array((3, 3, 6, 6), step=0.25)),),
+                     (("kernel_size", 3), ("stride", 3), ("padding", 2))),
+            ]
+        return cases
+
+    def _settings(self, case):
+        i = case.inputs()
+        return _pair(i["kernel_size"]), _pair(i["stride"]), _pair(i["padding"])
+
+    def expected(self, case):
+        k, s, p = self._settings(case)
+        return _unfold_ref(case.inputs()["x"], k, s, p)
+
+    def shape_formula(self, case):
+        (KH, KW), s, p = self._settings(case)
+        N, C, H, W = case.inputs()["x"].shape
+        return (f"(N, C*KH*KW, H_out*W_out) = ({N}, {C}*{KH}*{KW}, H_out*W_out) with "
+                f"{_size_formula('H', H, KH, s[0], p[0])}; {_size_formula('W', W, KW, s[1], p[1])}")
+
+    def mistakes(self, case):
+        (KH, KW), s, p = self._settings(case)
+        x = _as_float(case.inputs()["x"])
+        N, C, H, W = x.shape
+        Ho, Wo = _out(H, KH, s[0], p[0]), _out(W, KW, s[1], p[1])
+        L = Ho * Wo
+        cols, _ = self.expected(case)
+        blocks = cols.reshape(N, C, KH, KW, Ho, Wo)
+        found = [
+            Mistake("the rows are in channel-last order (kernel row, kernel column, channel); "
+                    "like PyTorch's unfold, row c*KH*KW + a*KW + b holds channel c at kernel "
+                    "offset (a, b): all offsets of channel 0 first, then channel 1, ...",
+                    _ND_COPY(blocks.transpose(0, 2, 3, 1, 4, 5)).reshape(N, C * KH * KW, L)
+                    if C > 1 else None),
+            Mistake("the kernel offsets are ordered column by column; row a*KW + b of a "
+                    "channel's block holds offset (a, b) (row-major, as `window.ravel()`).",
+                    _ND_COPY(blocks.transpose(0, 1, 3, 2, 4, 5)).reshape(N, C * KH * KW, L)
+                    if KH > 1 and KW > 1 else None),
+            Mistake("the windows (columns) are ordered column by column; column i*W_out + j "
+                    "holds the window at output position (i, j) (row-major).",
+                    _ND_COPY(blocks.transpose(0, 1, 2, 3, 5, 4)).reshape(N, C * KH * KW, L)
+                    if Ho > 1 and Wo > 1 else None),
+            Mistake("rows and columns are swapped: each COLUMN holds one window; the result "
+                    "is (N, C*KH*KW, H_out*W_out).", shape=(N, L, C * KH * KW)),
+            Mistake("the channel and kernel axes are not flattened into one axis of length "
+                    "C*KH*KW.", shape=(N, C, KH * KW, L)),
+            Mistake("the batch axis is lost: keep N first even when N = 1.",
+                    shape=(C * KH * KW, L)),
+        ]
+        if p != (0, 0):
+            found += [
+                Mistake("the padding is ignored: pad x with `padding` zeros on every side "
+                        "first.", _try(lambda: _unfold_ref(x, (KH, KW), s, (0, 0))[0])),
+                Mistake("the padding is added on one side only.",
+                        shape=(N, C * KH * KW, _out(H - p[0], KH, s[0], p[0])
+                               * _out(W - p[1], KW, s[1], p[1]))),
+            ]
+        if s != (1, 1):
+            found.append(Mistake("the stride is ignored: windows start every `stride` pixels.",
+                                 _try(lambda: _unfold_ref(x, (KH, KW), (1, 1), p)[0])))
+        return found
+
+
+class _Conv2dMatmul(_Conv2d):
+    """ps3's conv2d as one matrix product; the ps2 diagnoses and a few of its own."""
+
+    def cases(self, hidden):
+        rng = _Rng(1701 if not hidden else 1802)
+        image, filters = _six_by_six_example()
+        cases = [
+            Case("the lecture's 6x6 image with two 3x3 filters, stride 1",
+                 (("x", image), ("weight", filters), ("bias", None)), (("stride", 1), ("padding", 0))),
+            Case("batch of 2, 3 channels, 4 filters, bias, padding 1",
+                 (("x", rng.array((2, 3, 5, 5))), ("weight", rng.array((4, 3, 3, 3))),
+                  ("bias", rng.array((4,), nonzero=True))), (("stride", 1), ("padding", 1))),
+        ]
+        if hidden:
+            cases += [
+                Case("the 6x6 example with stride 2",
+                     (("x", image), ("weight", filters), ("bias", None)), (("stride", 2), ("padding", 0))),
+                Case("3 channels, 3 filters (square: swapped axes would not crash), bias",
+                     (("x", rng.array((2, 3, 6, 6))), ("weight", rng.array((3, 3, 3, 3))),
+                      ("bias", rng.array((3,), nonzero=True))), (("stride", 1), ("padding", 0))),
+                Case("1x1 convolution mixing 4 channels into 2",
+                     (("x", rng.array((3, 4, 3, 3))), ("weight", rng.array((2, 4, 1, 1))),
+                      ("bias", rng.array((2,), nonzero=True))), (("stride", 1), ("padding", 0))),
+                Case("non-square 3x2 kernels, stride (2, 1), padding (1, 0)",
+                     (("x", rng.array((3, 2, 7, 6), step=0.5)), ("weight", rng.array((3, 2, 3, 2))),
+                      ("bias", rng.array((3,), step=0.5, nonzero=True))),
+                     (("stride", (2, 1)), ("padding", (1, 0)))),
+                Case("batch of 4, 16x16 images, 8 filters, stride 2, padding 2",
+                     (("x", rng.array((4, 3, 16, 16), step=0.25)), ("weight", rng.array((8, 3, 5, 5))),
+                      ("bias", rng.array((8,), nonzero=True))), (("stride", 2), ("padding", 2))),
+            ]
+        return cases
+
+    def mistakes(self, case):
+        ops = _ops()
+        i = case.inputs()
+        x, w = _as_float(i["x"]), _as_float(i["weight"])
+        b = None if i["bias"] is None else _as_float(i["bias"])
+        s, p = _pair(i["stride"]), _pair(i["padding"])
+        N, C, H, W = x.shape
+        F, _, KH, KW = w.shape
+        found = []
+        if C > 1:
+            # rows of the column matrix channel-last, the flattened weight channel-first
+            mixed = _ND_COPY(w.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
+            found.append(Mistake("the rows of your column matrix and the flattened weight are "
+                                 "in different orders: `weight.reshape(F, -1)` is ordered "
+                                 "(channel, kernel row, kernel column), so im2col's rows must "
+                                 "be too.", _try(ops.conv2d, x, mixed, b, stride=s, padding=p)))
+        right = _try(ops.conv2d, x, w, b, stride=s, padding=p)
+        if right is not None and N > 1 and F > 1:
+            Ho, Wo = right.shape[2:]
+            # (F, N*L) reshaped straight to (N, F, H_out, W_out)
+            found.append(Mistake("the product (F, N*H_out*W_out) was reshaped to (N, F, H_out, "
+                                 "W_out) without moving the filter axis behind the batch axis "
+                                 "(reshape to (F, N, H_out, W_out), then transpose).",
+                                 _ND_COPY(right.transpose(1, 0, 2, 3)).reshape(N, F, Ho, Wo)))
+        return found + _Conv2d.mistakes(self, case)
+
+
+class _ConvMatrix1d(Task):
+    rtol = 0.0
+    atol = 1e-12
+
+    def cases(self, hidden):
+        rng = _Rng(1901 if not hidden else 2002)
+        cases = [
+            Case("the lecture's kernel (-1, 0, 1) on a signal of length 6",
+                 (("L", 6), ("kernel", _make((3,), [-1, 0, 1])))),
+            Case("length 5, kernel of length 2", (("L", 5), ("kernel", rng.array((2,), nonzero=True)))),
+        ]
+        if hidden:
+            cases += [
+                Case("kernel as long as the signal",
+                     (("L", 4), ("kernel", rng.array((4,), nonzero=True)))),
+                Case("kernel of length 1", (("L", 3), ("kernel", _make((1,), [2.5])))),
+                Case("length 12, kernel of length 5",
+                     (("L", 12), ("kernel", rng.array((5,), step=0.5, nonzero=True)))),
+                Case("integer kernel (int64)", (("L", 7), ("kernel", _make((3,), [1, 2, 3], "int64")))),
+            ]
+        return cases
+
+    def expected(self, case):
+        i = case.inputs()
+        k = _as_float(i["kernel"])
+        return _ops().conv_matrix((1, i["L"]), k[None, None]), "course.ops.conv_matrix"
+
+    def shape_formula(self, case):
+        i = case.inputs()
+        L, K = i["L"], i["kernel"].shape[0]
+        return (f"(L_out, L) with L_out = L - K + 1 = {L} - {K} + 1 = {L - K + 1}: one row per "
+                "output, one column per input")
+
+    def mistakes(self, case):
+        i = case.inputs()
+        L, k = i["L"], _as_float(i["kernel"])
+        K = k.shape[0]
+        flipped = _try(_ops().conv_matrix, (1, L), _ND_COPY(k[::-1])[None, None])
+        return [
+            Mistake(_FLIPPED, flipped),
+            Mistake("you returned the transpose: M has one ROW per output value and one column "
+                    "per input value, shape (L - K + 1, L).", shape=(L, L - K + 1)),
+            Mistake("you returned the 'full' matrix (partial overlaps too); keep the rows where "
+                    "the whole kernel fits ('valid').", shape=(L + K - 1, L)),
+            Mistake("one row per input ('same'); keep the rows where the whole kernel fits.",
+                    shape=(L, L)),
+        ]
+
+
+class _ConvMatrix2d(Task):
+    rtol = 0.0
+    atol = 1e-12
+
+    def cases(self, hidden):
+        rng = _Rng(2101 if not hidden else 2202)
+        _, kernel = _deck_example()
+        cases = [
+            Case("the lecture's 3x3 input with the 2x2 kernel [[1, 2], [2, 1]]",
+                 (("input_shape", (3, 3)), ("kernel", kernel))),
+            Case("4x5 input, 2x3 kernel",
+                 (("input_shape", (4, 5)), ("kernel", rng.array((2, 3), nonzero=True)))),
+        ]
+        if hidden:
+            cases += [
+                Case("3x4 input, 3x2 kernel",
+                     (("input_shape", (3, 4)), ("kernel", rng.array((3, 2), nonzero=True)))),
+                Case("1x1 kernel", (("input_shape", (2, 3)), ("kernel", _make((1, 1), [-2.0])))),
+                Case("kernel as large as the input",
+                     (("input_shape", (3, 3)), ("kernel", rng.array((3, 3), nonzero=True)))),
+                Case("5x4 input, 2x2 kernel (not symmetric)",
+                     (("input_shape", (5, 4)), ("kernel", _make((2, 2), [1, 2, 3, 4])))),
+                Case("6x6 input, 3x3 kernel",
+                     (("input_shape", (6, 6)), ("kernel", rng.array((3, 3), step=0.5, nonzero=True)))),
+            ]
+        return cases
+
+    def expected(self, case):
+        i = case.inputs()
+        H, W = i["input_shape"]
+        return (_ops().conv_matrix((1, H, W), _as_float(i["kernel"])[None, None]),
+                "course.ops.conv_matrix")
+
+    def shape_formula(self, case):
+        i = case.inputs()
+        (H, W), (KH, KW) = i["input_shape"], i["kernel"].shape
+        Ho, Wo = H - KH + 1, W - KW + 1
+        return (f"(H_out*W_out, H*W) = ({Ho}*{Wo}, {H}*{W}) = ({Ho * Wo}, {H * W}): one row per "
+                "output pixel, one column per input pixel")
+
+    def mistakes(self, case):
+        i = case.inputs()
+        (H, W), k = i["input_shape"], _as_float(i["kernel"])
+        KH, KW = k.shape
+        Ho, Wo = H - KH + 1, W - KW + 1
+
+        def matrix(kernel):
+            return _try(_ops().conv_matrix, (1, H, W), _ND_COPY(kernel)[None, None])
+
+        M = matrix(k)
+        found = [
+            Mistake(_FLIPPED, matrix(k[::-1, ::-1])),
+            Mistake("you returned the transpose: M has one ROW per output pixel and one column "
+                    "per input pixel.", shape=(H * W, Ho * Wo)),
+            Mistake("the 'full' output (partial overlaps too); keep the positions where the "
+                    "whole kernel fits ('valid').", shape=((H + KH - 1) * (W + KW - 1), H * W)),
+            Mistake("one row per input pixel ('same'); keep the positions where the whole "
+                    "kernel fits ('valid').", shape=(H * W, H * W)),
+            Mistake("the matrix is not flattened: return a 2-D matrix (H_out*W_out, H*W).",
+                    shape=(Ho, Wo, H, W)),
+        ]
+        if KH != KW or _flat_list(k) != _flat_list(_ND_COPY(k.T)):
+            found.append(Mistake("the kernel is transposed (rows and columns swapped): row a "
+                                 "of the kernel moves down the image.",
+                                 matrix(k.T) if KH == KW else None))
+        if M is not None and (H > 1 and W > 1):
+            # pixels numbered column by column (Fortran order) on both sides
+            fortran = _ND_COPY(M.reshape(Ho, Wo, H, W).transpose(1, 0, 3, 2)).reshape(Ho * Wo, H * W)
+            found.append(Mistake("pixels are numbered column by column; number them row by "
+                                 "row, as `x.ravel()` does: pixel (r, c) is entry r*W + c.",
+                                 fortran))
+        return found
+
+
+def _crop_full(full, start, size):
+    """full[..., start:start+size] on the last two axes, zeros outside (start may be < 0)."""
+    N, F, FH, FW = full.shape
+    out = _ND(shape=(N, F, size[0], size[1]), dtype="float64")
+    out[...] = 0.0
+    rows = [(r, r + start[0]) for r in range(size[0]) if 0 <= r + start[0] < FH]
+    cols = [(c, c + start[1]) for c in range(size[1]) if 0 <= c + start[1] < FW]
+    if rows and cols:
+        (r0, f0), (c0, g0) = rows[0], cols[0]
+        nr, nc = len(rows), len(cols)
+        out[:, :, r0:r0 + nr, c0:c0 + nc] = full[:, :, f0:f0 + nr, g0:g0 + nc]
+    return out
+
+
+class _ConvTranspose2d(Task):
+    def cases(self, hidden):
+        rng = _Rng(2301 if not hidden else 2402)
+        _, kernel = _deck_example()
+        cases = [
+            Case("the lecture's 2x2 input [[1, 2], [2, 4]] with the kernel [[1, 2], [2, 1]]",
+                 (("x", _make((1, 1, 2, 2), [1, 2, 2, 4])), ("weight", _ND_COPY(kernel)[None, None])),
+                 (("stride", 1), ("padding", 0), ("output_padding", 0))),
+            Case("2 images, 2 input channels, 3 output channels, 3x3 kernel, stride 2",
+                 (("x", rng.array((2, 2, 3, 3))), ("weight", rng.array((2, 3, 3, 3), nonzero=True))),
+                 (("stride", 2), ("padding", 0), ("output_padding", 0))),
+        ]
+        if hidden:
+            cases += [
+                Case("stride 2, padding 1",
+                     (("x", rng.array((1, 2, 3, 3))), ("weight", rng.array((2, 3, 3, 3)))),
+                     (("stride", 2), ("padding", 1), ("output_padding", 0))),
+                Case("stride 2, padding 1, output_padding 1",
+                     (("x", rng.array((1, 1, 3, 4), nonzero=True)), ("weight", rng.array((1, 2, 3, 3), nonzero=True))),
+                     (("stride", 2), ("padding", 1), ("output_padding", 1))),
+                Case("stride 2, no padding, output_padding 1 (the extra row and column)",
+                     (("x", rng.array((2, 1, 2, 3), nonzero=True)), ("weight", rng.array((1, 2, 2, 2), nonzero=True))),
+                     (("stride", 2), ("padding", 0), ("output_padding", 1))),
+                Case("stride (2, 3), padding (1, 0), output_padding (1, 2)",
+                     (("x", rng.array((1, 2, 3, 3), step=0.5)), ("weight", rng.array((2, 2, 3, 2)))),
+                     (("stride", (2, 3)), ("padding", (1, 0)), ("output_padding", (1, 2)))),
+                Case("3 input and 3 output channels (square: swapped axes would not crash)",
+                     (("x", rng.array((2, 3, 3, 3))), ("weight", rng.array((3, 3, 2, 2)))),
+                     (("stride", 1), ("padding", 0), ("output_padding", 0))),
+                Case("1x1 kernel, stride 2 (zeros between the inputs)",
+                     (("x", rng.array((1, 2, 3, 3), nonzero=True)), ("weight", rng.array((2, 1, 1, 1), nonzero=True))),
+                     (("stride", 2), ("padding", 0), ("output_padding", 0))),
+                Case("batch of 2, 4x4 inputs, 4 -> 2 channels, 4x4 kernel, stride 2, padding 1",
+                     (("x", rng.array((2, 4, 4, 4), step=0.5)), ("weight", rng.array((4, 2, 4, 4)))),
+                     (("stride", 2), ("padding", 1), ("output_padding", 0))),
+            ]
+        return cases
+
+    def _settings(self, case):
+        i = case.inputs()
+        return _pair(i["stride"]), _pair(i["padding"]), _pair(i["output_padding"])
+
+    def _size(self, case, s=None, p=None, op=None):
+        s0, p0, op0 = self._settings(case)
+        s, p, op = s or s0, p or p0, op or op0
+        N, C, H, W = case.inputs()["x"].shape
+        _, F, KH, KW = case.inputs()["weight"].shape
+        return ((H - 1) * s[0] - 2 * p[0] + KH + op[0], (W - 1) * s[1] - 2 * p[1] + KW + op[1])
+
+    def expected(self, case):
+        i = case.inputs()
+        s, p, op = self._settings(case)
+        return _reference("conv_transpose2d", _as_float(i["x"]), _as_float(i["weight"]), None,
+                          stride=s, padding=p, output_padding=op)
+
+    def shape_formula(self, case):
+        s, p, op = self._settings(case)
+        N, C, H, W = case.inputs()["x"].shape
+        _, F, KH, KW = case.inputs()["weight"].shape
+        Ho, Wo = self._size(case)
+        return (f"(N, F, H_out, W_out) with N = {N}, F = weight.shape[1] = {F}; H_out = (H - 1)s "
+                f"- 2p + KH + output_padding = ({H} - 1)*{s[0]} - 2*{p[0]} + {KH} + {op[0]} = {Ho}; "
+                f"W_out = ({W} - 1)*{s[1]} - 2*{p[1]} + {KW} + {op[1]} = {Wo}")
+
+    def mistakes(self, case):
+        ops = _ops()
+        i = case.inputs()
+        x, w = _as_float(i["x"]), _as_float(i["weight"])
+        s, p, op = self._settings(case)
+        N, C, H, W = x.shape
+        _, F, KH, KW = w.shape
+        size = self._size(case)
+        full = ops.conv_transpose2d(x, w, stride=s)
+
+        def run(w=w, s=s):
+            return _try(ops.conv_transpose2d, x, _ND_COPY(w), stride=s, padding=p,
+                        output_padding=op)
+
+        found = [
+            Mistake("the kernel is flipped: each input value x[n, c, i, j] adds "
+                    "x[n, c, i, j] * weight[c, f] to the output block starting at (i*s, j*s), "
+                    "kernel as it is (written as a convolution of the zero-spaced input, the "
+                    "kernel is flipped once: do not flip it twice, nor forget it).",
+                    run(w=w[:, :, ::-1, ::-1])),
+            Mistake("the input and output channel axes of `weight` are swapped: for a "
+                    "transposed convolution `weight` has shape (C_in, F, KH, KW), "
+                    "weight[c, f] links input channel c to output channel f.",
+                    run(w=w.transpose(1, 0, 2, 3)) if C == F else None,
+                    shape=(N, C, size[0], size[1]) if C != F else None),
+        ]
+        if p != (0, 0):
+            found += [
+                Mistake("the padding is not cropped: `padding` removes p rows and columns "
+                        "from each border of the full output.",
+                        _crop_full(full, (0, 0), (full.shape[2] + op[0], full.shape[3] + op[1]))),
+                Mistake("the padding is cropped from one side only: remove p rows/columns at "
+                        "the top/left and p at the bottom/right.",
+                        _crop_full(full, (0, 0), size)),
+            ]
+        if op != (0, 0):
+            found += [
+                Mistake("output_padding is added on the wrong side: the extra rows and "
+                        "columns go at the bottom and the right of the output.",
+                        _crop_full(full, (p[0] - op[0], p[1] - op[1]), size)),
+                Mistake("output_padding is ignored: it adds that many rows (columns) at the "
+                        "bottom (right).", shape=(N, F, size[0] - op[0], size[1] - op[1])),
+            ]
+        if s != (1, 1):
+            found += [
+                Mistake("the stride is ignored: input (i, j) goes to the output block starting "
+                        "at (i*sh, j*sw).", run(s=(1, 1)),
+                        shape=(N, F, self._size(case, s=(1, 1))[0], self._size(case, s=(1, 1))[1])),
+            ]
+        found.append(Mistake("you computed an ordinary (strided) convolution; a transposed "
+                             "convolution maps each input value to a whole kernel-sized block "
+                             "and grows the image.",
+                             shape=(N, F, _out(H, KH, s[0], p[0]), _out(W, KW, s[1], p[1]))))
+        return found
+
+
+def _conv_transpose_error_variants(self, case):
+    i = case.inputs()
+    C, F = i["weight"].shape[:2]
+    if F == C:
+        return []
+    swapped = _ND_COPY(i["weight"].transpose(1, 0, 2, 3))
+    args = _TUPLE((name, swapped if name == "weight" else value) for name, value in case.args)
+    return [("the input and output channel axes of `weight` are swapped: for a transposed "
+             "convolution `weight` has shape (C_in, F, KH, KW).", Case(case.label, args, case.kwargs))]
+
+
+_ConvTranspose2d.error_variants = _conv_transpose_error_variants
+_AUTOGRAD = (("torch.autograd", "grad"), ("torch.autograd", "backward"))
+
+
+class _Conv2dBackward(Task):
+    kind = "arrays"
+    parts = ("grad_x", "grad_weight", "grad_bias")
+    forbidden = _AUTOGRAD
+
+    def cases(self, hidden):
+        rng = _Rng(2501 if not hidden else 2602)
+
+        def case(label, x_shape, w_shape, s, p, step=1.0):
+            N, C, H, W = x_shape
+            F, _, KH, KW = w_shape
+            Ho, Wo = _out(H, KH, _pair(s)[0], _pair(p)[0]), _out(W, KW, _pair(s)[1], _pair(p)[1])
+            return Case(label, (("grad_out", rng.array((N, F, Ho, Wo), nonzero=True)),
+                                ("x", rng.array(x_shape, step=step)),
+                                ("weight", rng.array(w_shape, nonzero=True))),
+                        (("stride", s), ("padding", p)))
+
+        cases = [
+            case("one 4x4 image, one 2x2 filter", (1, 1, 4, 4), (1, 1, 2, 2), 1, 0),
+            case("batch of 2, 2 channels, 3 filters 3x3, padding 1", (2, 2, 4, 4), (3, 2, 3, 3), 1, 1),
+        ]
+        if hidden:
+            cases += [
+                case("stride 2", (2, 1, 5, 5), (2, 1, 3, 3), 2, 0),
+                case("stride 2, padding 1, batch of 3", (3, 2, 6, 7), (4, 2, 3, 3), 2, 1, 0.5),
+                case("2x3 kernels, stride (1, 2), padding (1, 0)", (2, 3, 5, 6), (2, 3, 2, 3),
+                     (1, 2), (1, 0)),
+                case("stride 3 larger than the 2x2 kernel (some pixels get no gradient)",
+                     (2, 2, 7, 8), (3, 2, 2, 2), 3, 0),
+                case("3 channels and 3 filters (square: swapped axes would not crash)",
+                     (2, 3, 4, 4), (3, 3, 3, 3), 1, 1),
+            ]
+        return cases
+
+    @staticmethod
+    def _settings(case):
+        i = case.inputs()
+        return _pair(i["stride"]), _pair(i["padding"])
+
+    def _grads(self, g, x, w, s, p):
+        return _reference("conv2d_backward", _as_float(g), _as_float(x), _as_float(w),
+                          stride=s, padding=p)[0]
+
+    def expected(self, case):
+        i = case.inputs()
+        s, p = self._settings(case)
+        return _reference("conv2d_backward", _as_float(i["grad_out"]), _as_float(i["x"]),
+                          _as_float(i["weight"]), stride=s, padding=p)
+
+    def part_shape_formula(self, case, index):
+        i = case.inputs()
+        return [f"grad_x has the shape of x, {i['x'].shape} = (N, C, H, W)",
+                f"grad_weight has the shape of weight, {i['weight'].shape} = (F, C, KH, KW)",
+                f"grad_bias has one value per filter, ({i['weight'].shape[0]},) = (F,)"][index]
+
+    def part_mistakes(self, case, index):
+        i = case.inputs()
+        g, x, w = _as_float(i["grad_out"]), _as_float(i["x"]), _as_float(i["weight"])
+        s, p = self._settings(case)
+        N, C, H, W = x.shape
+        F, _, KH, KW = w.shape
+        Ho, Wo = g.shape[2:]
+        if index == 0:
+            return self._grad_x_mistakes(g, x, w, s, p)
+        if index == 1:
+            gw = self._grads(g, x, w, s, p)[1]
+            found = [
+                Mistake("grad_weight is not summed over the batch: every image of the batch "
+                        "adds its contribution, grad_weight = sum over n of ...",
+                        shape=(N, F, C, KH, KW)),
+                Mistake("grad_weight is not summed over the batch: it holds the last image's "
+                        "contribution only (`=` instead of `+=` in the loop over n?).",
+                        self._grads(g[-1:], x[-1:], w, s, p)[1] if N > 1 else None),
+                Mistake("grad_weight is not summed over the batch: it holds the first image's "
+                        "contribution only.",
+                        self._grads(g[:1], x[:1], w, s, p)[1] if N > 1 else None),
+                Mistake("grad_weight is averaged over the batch; the loss is the sum, so the "
+                        "contributions add up (no division by N).", gw / N if N > 1 else None),
+                Mistake("grad_weight is flipped: grad_weight[f, c, a, b] is the correlation of "
+                        "the padded x[:, c] with grad_out[:, f] at offset (a, b).",
+                        _ND_COPY(gw[:, :, ::-1, ::-1])),
+                Mistake("grad_weight's filter and channel axes are swapped: it has the shape of "
+                        "weight, (F, C, KH, KW).",
+                        _ND_COPY(gw.transpose(1, 0, 2, 3)) if F == C else None,
+                        shape=(C, F, KH, KW) if F != C else None),
+            ]
+            if s != (1, 1):
+                xp = _ND(shape=(N, C, H + 2 * p[0], W + 2 * p[1]), dtype="float64")
+                xp[...] = 0.0
+                xp[:, :, p[0]:p[0] + H, p[1]:p[1] + W] = x
+                part = _ND_COPY(xp[:, :, :Ho + KH - 1, :Wo + KW - 1])
+                found.append(Mistake("the stride is ignored in grad_weight: output (i, j) saw "
+                                     "the window starting at (i*sh, j*sw) of the padded input.",
+                                     _try(lambda: self._grads(g, part, w, (1, 1), (0, 0))[1])))
+            return found
+        gb = self._grads(g, x, w, s, p)[2]
+        found = [
+            Mistake("grad_bias is summed over the batch only; sum over N, H_out and W_out "
+                    "(axes 0, 2, 3).", shape=(F, Ho, Wo)),
+            Mistake("grad_bias is summed over the positions only; sum over the batch too "
+                    "(axes 0, 2, 3).", shape=(N, F)),
+            Mistake("grad_bias is summed over the wrong axes: sum grad_out over axes (0, 2, 3), "
+                    "keeping the filter axis.", shape=(N,)),
+            Mistake("grad_bias is summed over all axes; keep one value per filter (sum over "
+                    "axes 0, 2, 3).", shape=()),
+            Mistake("grad_bias is averaged; it is the sum of grad_out over N, H_out, W_out.",
+                    gb / (N * Ho * Wo) if N * Ho * Wo > 1 else None),
+        ]
+        for axes, size in (((0, 1, 2), Wo), ((0, 1, 3), Ho), ((1, 2, 3), N)):
+            if size == F:
+                found.append(Mistake("grad_bias is summed over the wrong axes: sum grad_out "
+                                     "over axes (0, 2, 3), keeping the filter axis.",
+                                     g.sum(axis=axes)))
+        return found
+
+    def _grad_x_mistakes(self, g, x, w, s, p):
+        ops = _ops()
+        N, C, H, W = x.shape
+        F, _, KH, KW = w.shape
+        Ho, Wo = g.shape[2:]
+        found = [
+            Mistake("grad_x uses the kernel without flipping it: grad_x is the transposed "
+                    "convolution of grad_out (each grad_out[n, f, i, j] adds "
+                    "grad_out[n, f, i, j] * weight[f] to the window it came from); written as "
+                    "a correlation of the zero-padded grad_out, the kernel is flipped.",
+                    self._grads(g, x, _ND_COPY(w[:, :, ::-1, ::-1]), s, p)[0]),
+            Mistake("the padding is not cropped: grad_x has the shape of x, without the "
+                    "padded border.", shape=(N, C, H + 2 * p[0], W + 2 * p[1])),
+        ]
+        reach = ((Ho - 1) * s[0] + KH - 2 * p[0], (Wo - 1) * s[1] + KW - 2 * p[1])
+        if reach != (H, W):
+            found.append(Mistake("grad_x is too small: pixels that no window reaches (when H + "
+                                 "2p - KH is not a multiple of the stride) are part of x and "
+                                 "get gradient 0.", shape=(N, C, reach[0], reach[1])))
+        if s != (1, 1):
+            full = _try(ops.conv_transpose2d, g, w)  # stride 1: blocks at (i, j)
+            if full is not None:
+                found.append(Mistake("the stride is ignored in the scatter: grad_out[n, f, i, j] "
+                                     "goes back to the window starting at (i*sh, j*sw), not "
+                                     "(i, j).", _crop_full(full, p, (H, W))))
+        return found
+
+
+class _MaxPoolBackward(Task):
+    forbidden = _AUTOGRAD
+
+    def cases(self, hidden):
+        rng = _Rng(2701 if not hidden else 2802)
+
+        def case(label, shape, k, s, low=-3, high=3, step=1.0):
+            kh, kw = _pair(k)
+            sh, sw = (kh, kw) if s is None else _pair(s)
+            N, C, H, W = shape
+            g = rng.array((N, C, _out(H, kh, sh), _out(W, kw, sw)), nonzero=True)
+            return Case(label, (("grad_out", g), ("x", rng.array(shape, low, high, step=step))),
+                        (("kernel_size", k), ("stride", s)))
+
+        cases = [
+            case("3x3 windows, stride 2 on a 5x5 map (windows share a row and a column)",
+                 (1, 1, 5, 5), 3, 2, 0, 9),
+            case("batch of 2, 2 channels, 3x3 windows, stride 1, values with ties",
+                 (2, 2, 5, 6), 3, 1),
+        ]
+        if hidden:
+            cases += [
+                case("2x2 windows, stride 1, many ties", (2, 3, 6, 6), 2, 1, 0, 2),
+                case("3x3 windows, stride 2, batch of 1", (1, 2, 7, 7), 3, 2, -5, 5, 0.5),
+                case("(3, 2) windows, stride (1, 2)", (1, 2, 6, 7), (3, 2), (1, 2)),
+                case("4x4 windows, stride 2, distinct values", (1, 1, 8, 8), 4, 2, -200, 200, 0.125),
+                case("non-overlapping 2x2 windows (stride None)", (2, 2, 4, 6), 2, None),
+                case("all values equal: the first maximum of each window takes the gradient",
+                     (1, 1, 4, 4), 3, 1, 1, 1),
+            ]
+        return cases
+
+    @staticmethod
+    def _settings(case):
+        i = case.inputs()
+        k = _pair(i["kernel_size"])
+        return k, (k if i["stride"] is None else _pair(i["stride"]))
+
+    def expected(self, case):
+        i = case.inputs()
+        k, s = self._settings(case)
+        return _reference("max_pool2d_backward", _as_float(i["grad_out"]), _as_float(i["x"]), k,
+                          stride=s)
+
+    def shape_formula(self, case):
+        return f"grad_x has the shape of x, {case.inputs()['x'].shape} = (N, C, H, W)"
+
+    @staticmethod
+    def _route(g, x, k, s, mode):
+        """The gradient as a typical loop routes it ('assign', 'last', 'ties', 'spread')."""
+        N, C, H, W = x.shape
+        Ho, Wo = g.shape[2:]
+        grad = _ND(shape=x.shape, dtype="float64")
+        grad[...] = 0.0
+        for n in range(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        window = x[n, c, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]]
+                        values = _flat_list(window)
+                        top = max(values)
+                        hits = [t for t, v in enumerate(values) if v == top]
+                        if mode == "spread":
+                            hits = list(range(len(values)))
+                        elif mode == "last":
+                            hits = hits[-1:]
+                        elif mode != "ties":
+                            hits = hits[:1]
+                        for t in hits:
+                            a, b = t // k[1], t % k[1]
+                            r, q = i * s[0] + a, j * s[1] + b
+                            if mode == "assign":
+                                grad[n, c, r, q] = g[n, c, i, j]
+                            else:
+                                grad[n, c, r, q] += g[n, c, i, j]
+        return grad
+
+    def mistakes(self, case):
+        i = case.inputs()
+        g, x = _as_float(i["grad_out"]), _as_float(i["x"])
+        k, s = self._settings(case)
+        N, C, H, W = x.shape
+        found = [
+            Mistake("the gradient is assigned (`grad[...] = g`) where windows overlap, so a "
+                    "pixel that is the maximum of several windows keeps only the last "
+                    "window's gradient; accumulate with `+=`.", self._route(g, x, k, s, "assign")),
+            Mistake("the gradient is spread over the whole window (that is average pooling's "
+                    "backward pass); only the maximum of each window receives it.",
+                    _try(_ops().avg_pool2d_backward, g, x, k, stride=s)),
+            Mistake("every element of the window receives the full gradient; only the maximum "
+                    "does.", self._route(g, x, k, s, "spread")),
+            Mistake("ties go to the last maximum of the window; like PyTorch, route the "
+                    "gradient to the FIRST maximum in row-major order (np.argmax does).",
+                    self._route(g, x, k, s, "last")),
+            Mistake("every tied maximum receives the gradient; only the first maximum "
+                    "(row-major, as np.argmax) does.", self._route(g, x, k, s, "ties")),
+            Mistake("you returned a gradient of the pooled output's shape; grad_x has the shape "
+                    "of x.", shape=g.shape),
+        ]
+        return found
+
+
+# Functions whose gradients the checks know exactly; pure Python on the array's values.
+class _Function:
+    def __init__(self, text, value, gradient):
+        self.text, self.value, self.gradient = text, value, gradient
+
+    def __call__(self, x):
+        if not _is_ndarray(x):
+            raise TypeError(f"f expects an ndarray, got {_TYPE(x).__name__}")
+        return self.value(_flat_list(x))
+
+    def __repr__(self):
+        return f"f(x) = {self.text}"
+
+
+def _weights(count):
+    return [1.0 + (t % 3) * 0.5 for t in range(count)]
+
+
+_SQUARES = _Function("sum(x**2)", lambda v: sum(t * t for t in v), lambda v: [2 * t for t in v])
+_WEIGHTED = _Function("sum(w * x**2) + x[0]*x[1]  (w = 1, 1.5, 2, 1, ...)",
+                      lambda v: sum(w * t * t for w, t in zip(_weights(len(v)), v)) + v[0] * v[1],
+                      lambda v: [2 * w * t + (v[1] if n == 0 else v[0] if n == 1 else 0)
+                                 for n, (w, t) in enumerate(zip(_weights(len(v)), v))])
+_CUBES = _Function("sum(x**3) / 3", lambda v: sum(t * t * t for t in v) / 3, lambda v: [t * t for t in v])
+_LOGCOSH = _Function("sum(log(cosh(x)))", lambda v: sum(_math().log(_math().cosh(t)) for t in v),
+                     lambda v: [_math().tanh(t) for t in v])
+
+
+def _math():
+    import math
+
+    return math
+
+
+class _NumericalGradient(Task):
+    rtol = 1e-6
+    atol = 1e-6
+    forbidden = (("scipy.optimize", "approx_fprime"), ("scipy.optimize", "check_grad"),
+                 ("numpy", "gradient")) + _AUTOGRAD
+
+    def cases(self, hidden):
+        rng = _Rng(2901 if not hidden else 3002)
+        cases = [
+            Case("f(x) = sum(x**2) on a 2x3 array: the gradient is 2x",
+                 (("f", _SQUARES), ("x", rng.array((2, 3), -3, 3, step=0.5)))),
+            Case("a quadratic with a cross term, eps=0.01",
+                 (("f", _WEIGHTED), ("x", rng.array((5,), -4, 4, step=0.5))), (("eps", 1e-2),)),
+        ]
+        if hidden:
+            cases += [
+                Case("sum(x**3)/3 with eps=1e-4 (the gradient is x**2)",
+                     (("f", _CUBES), ("x", rng.array((3, 2), -4, 4, step=0.5))), (("eps", 1e-4),)),
+                Case("sum(log(cosh(x))) on a 4-D array (a conv weight's shape)",
+                     (("f", _LOGCOSH), ("x", rng.array((2, 1, 2, 2), -4, 4, step=0.25)))),
+                Case("an integer array x (int64)",
+                     (("f", _SQUARES), ("x", rng.array((4,), -3, 3, dtype="int64")))),
+                Case("one element", (("f", _SQUARES), ("x", _make((1,), [1.5]))), (("eps", 1e-3),)),
+                Case("the cross term again, eps=0.1",
+                     (("f", _WEIGHTED), ("x", rng.array((2, 2), -2, 2, step=0.5))), (("eps", 1e-1),)),
+            ]
+        return cases
+
+    def expected(self, case):
+        i = case.inputs()
+        x = i["x"]
+        return _make(x.shape, i["f"].gradient(_flat_list(_as_float(x)))), "the exact derivative"
+
+    def shape_formula(self, case):
+        return f"the gradient has the shape of x, {case.inputs()['x'].shape}"
+
+    @staticmethod
+    def _differences(f, x, eps, mode):
+        """The numerical gradient as a typical wrong loop computes it."""
+        x = _ND_COPY(x)
+        flat = _ND_RESHAPE(x, -1)
+        out = _ND(shape=x.shape, dtype="float64")
+        out_flat = _ND_RESHAPE(out, -1)
+        for t in range(flat.shape[0]):
+            old = flat[t]
+            flat[t] = old + eps
+            plus = f(x)
+            flat[t] = old - eps
+            minus = f(x)
+            flat[t] = old
+            base = f(x)
+            if mode == "forward":
+                out_flat[t] = (plus - base) / eps
+            elif mode == "backward":
+                out_flat[t] = (base - minus) / eps
+            elif mode == "half":
+                out_flat[t] = (plus - minus) / eps
+            elif mode == "drift":
+                flat[t] = old - eps  # not restored
+                out_flat[t] = (plus - minus) / (2 * eps)
+            else:
+                out_flat[t] = (plus - minus) / (2 * eps)
+        return out
+
+    def mistakes(self, case):
+        i = case.inputs()
+        f, x = i["f"], i["x"]
+        eps = _DICT(case.kwargs).get("eps", 1e-6)
+        found = []
+        if x.dtype.kind in "iu":
+            message = ("x has an integer dtype, so x + eps and x - eps are rounded to whole "
+                       "numbers when stored in it; convert x to float first "
+                       "(`x = np.array(x, dtype=np.float64)`).")
+            zeros = _ND(shape=x.shape, dtype="float64")
+            zeros[...] = 0.0
+            found += [Mistake(message, zeros),
+                      Mistake(message, self._differences(f, x, eps, "central")),
+                      Mistake(message, self._differences(f, x, eps, "forward"))]
+        xf = _as_float(x)
+        found += [
+            Mistake("forward difference (f(x + eps) - f(x)) / eps: its error is proportional to "
+                    "eps; the central difference (f(x + eps) - f(x - eps)) / (2 eps) is exact "
+                    "for quadratics and its error shrinks like eps**2.",
+                    self._differences(f, xf, eps, "forward")),
+            Mistake("backward difference (f(x) - f(x - eps)) / eps; use the central difference "
+                    "(f(x + eps) - f(x - eps)) / (2 eps).", self._differences(f, xf, eps, "backward")),
+            Mistake("the central difference is divided by eps instead of 2 eps.",
+                    self._differences(f, xf, eps, "half")),
+            Mistake("x[i] is not restored after the two evaluations, so later entries are "
+                    "computed at a shifted point; put the saved value back.",
+                    self._differences(f, xf, eps, "drift")),
+        ]
+        return found
+
+
+def _conv2d_forward(x, weight, bias=None, stride=1, padding=0):
+    """A NumPy conv2d given to the student's gradient_check (not a forbidden function)."""
+    x, weight = _as_float(x), _as_float(weight)
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    xp = _ND(shape=(N, C, H + 2 * ph, W + 2 * pw), dtype="float64")
+    xp[...] = 0.0
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::sh, ::sw]
+    out = np.einsum("nchwij,fcij->nfhw", windows, weight)
+    if bias is not None:
+        out = out + _as_float(bias)[None, :, None, None]
+    return out
+
+
+def _relative_error(a, b) -> float:
+    """max |a - b| / max(|a|, |b|) over the entries (0 when both are zero)."""
+    fa, fb = _flat_list(a), _flat_list(b)
+    diff = max([abs(u - v) for u, v in zip(fa, fb)] + [0.0])
+    scale = max([abs(u) for u in fa] + [abs(v) for v in fb] + [0.0])
+    return diff / scale if scale > 0 else 0.0
+
+
+def _uniform(rng, shape, low=-2.0, high=2.0):
+    """Irregular values in [low, high] (a fine grid): sums of products do not cancel exactly."""
+    count = 1
+    for size in shape:
+        count *= size
+    return _make(shape, [low + (high - low) * k / 999983 for k in rng.ints(0, 999983, count)])
+
+
+@dataclass
+class _GradCase(Case):
+    wrong: str = ""  # which gradient the given backward pass gets wrong ("" = none)
+
+
+class _GradientCheck(Task):
+    kind = "error"
+    helper = "numerical_gradient"
+    limits = (1e-6, 1e-3)
+    forbidden = _AUTOGRAD
+    hint_small = ("the loss must be L = sum(forward(x, weight, bias, stride, padding) * "
+                  "grad_out), whose exact gradients are what backward returns for that "
+                  "grad_out; compare each numerical gradient with the matching analytic one "
+                  "(x with grad_x, weight with grad_weight, bias with grad_bias).")
+    hint_large = ("compare all three gradients: {part} must be checked too, with the "
+                  "numerical gradient of L with respect to the matching input.")
+
+    def cases(self, hidden):
+        rng = _Rng(3101 if not hidden else 3202)
+
+        def case(label, wrong, x_shape, w_shape, s, p):
+            N, C, H, W = x_shape
+            F, _, KH, KW = w_shape
+            Ho, Wo = _out(H, KH, _pair(s)[0], _pair(p)[0]), _out(W, KW, _pair(s)[1], _pair(p)[1])
+            g, x = _uniform(rng, (N, F, Ho, Wo)), _uniform(rng, x_shape)
+            w, b = _uniform(rng, w_shape), _uniform(rng, (F,))
+            return _GradCase(label, (("forward", _conv2d_forward), ("backward", None), ("x", x),
+                                     ("weight", w), ("bias", b), ("grad_out", g)),
+                             (("stride", s), ("padding", p)), wrong)
+
+        cases = [
+            case("a correct backward pass, one 4x4 image, two 2x2 filters", "", (1, 1, 4, 4),
+                 (2, 1, 2, 2), 1, 0),
+            case("a backward pass whose grad_x is wrong (kernel not flipped)", "grad_x",
+                 (2, 2, 4, 4), (2, 2, 3, 3), 1, 1),
+        ]
+        if hidden:
+            cases += [
+                case("a correct backward pass, stride 2, padding 1", "", (2, 2, 5, 5),
+                     (3, 2, 3, 3), 2, 1),
+                case("a backward pass whose grad_weight holds the last image only", "grad_weight",
+                     (2, 2, 4, 4), (2, 2, 2, 2), 1, 0),
+                case("a backward pass whose grad_bias is averaged instead of summed", "grad_bias",
+                     (2, 1, 4, 4), (2, 1, 3, 3), 1, 1),
+            ]
+        return [self._with_backward(c) for c in cases]
+
+    def _with_backward(self, case):
+        """Fill in the backward pass: the reference's gradients, one made wrong."""
+        i = case.inputs()
+        s, p = _pair(i["stride"]), _pair(i["padding"])
+        g, x, w = i["grad_out"], i["x"], i["weight"]
+        gx, gw, gb = _reference("conv2d_backward", g, x, w, stride=s, padding=p)[0]
+        if case.wrong == "grad_x":
+            gx = _reference("conv2d_backward", g, x, _ND_COPY(w[:, :, ::-1, ::-1]), stride=s,
+                            padding=p)[0][0]
+        elif case.wrong == "grad_weight":
+            gw = _reference("conv2d_backward", _ND_COPY(g[-1:]), _ND_COPY(x[-1:]), w, stride=s,
+                            padding=p)[0][1]
+        elif case.wrong == "grad_bias":
+            gb = gb / (g.shape[0] * g.shape[2] * g.shape[3])
+        grads = (gx, gw, gb)
+
+        def backward(grad_out, x, weight, stride=1, padding=0):
+            return _TUPLE(_ND_COPY(a) for a in grads)
+
+        args = _TUPLE((name, backward if name == "backward" else value) for name, value in case.args)
+        return _GradCase(case.label, args, case.kwargs, case.wrong)
+
+    def expected(self, case):
+        """The true relative error of the given backward pass (0 for a correct one)."""
+        i = case.inputs()
+        s, p = _pair(i["stride"]), _pair(i["padding"])
+        right = _reference("conv2d_backward", i["grad_out"], i["x"], i["weight"], stride=s,
+                           padding=p)[0]
+        given = i["backward"](i["grad_out"], i["x"], i["weight"], s, p)
+        return max(_relative_error(a, b) for a, b in zip(given, right)), "exact gradients"
+
+
+# --------------------------------------------------------------------------------------
 # Public checks.
 _TASKS = {
     "correlate1d": _Correlate1d("correlate1d"),
@@ -1484,6 +2565,15 @@ _TASKS = {
     "avg_pool2d": _AvgPool("avg_pool2d"),
     "num_conv_parameters": _NumParameters("num_conv_parameters"),
     "receptive_field": _ReceptiveField("receptive_field"),
+    "im2col": _Im2col("im2col"),
+    "conv2d_matmul": _Conv2dMatmul("conv2d_matmul"),
+    "conv_matrix_1d": _ConvMatrix1d("conv_matrix_1d"),
+    "conv_matrix_2d": _ConvMatrix2d("conv_matrix_2d"),
+    "conv_transpose2d": _ConvTranspose2d("conv_transpose2d"),
+    "conv2d_backward": _Conv2dBackward("conv2d_backward"),
+    "max_pool2d_backward": _MaxPoolBackward("max_pool2d_backward"),
+    "numerical_gradient": _NumericalGradient("numerical_gradient"),
+    "gradient_check": _GradientCheck("gradient_check"),
 }
 
 
@@ -1510,3 +2600,12 @@ check_max_pool2d = _make_check("max_pool2d")
 check_avg_pool2d = _make_check("avg_pool2d")
 check_num_conv_parameters = _make_check("num_conv_parameters")
 check_receptive_field = _make_check("receptive_field")
+check_im2col = _make_check("im2col")
+check_conv2d_matmul = _make_check("conv2d_matmul")
+check_conv_matrix_1d = _make_check("conv_matrix_1d")
+check_conv_matrix_2d = _make_check("conv_matrix_2d")
+check_conv_transpose2d = _make_check("conv_transpose2d")
+check_conv2d_backward = _make_check("conv2d_backward")
+check_max_pool2d_backward = _make_check("max_pool2d_backward")
+check_numerical_gradient = _make_check("numerical_gradient")
+check_gradient_check = _make_check("gradient_check")

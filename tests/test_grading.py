@@ -470,3 +470,441 @@ def test_scipy_imported_inside_the_function_is_still_refused(monkeypatch):
         return correlate2d(image.astype(float), kernel, mode="valid")
 
     assert "`scipy.signal.correlate2d` is not allowed" in _fails(grading.check_correlate2d, sneaky)
+
+
+# --- ps3: im2col, conv matrix, transposed convolution, backward passes, gradient checks ----
+PS3 = _solutions("ps3")
+PS3_TASKS = ("im2col", "conv2d_matmul", "conv_matrix_1d", "conv_matrix_2d", "conv_transpose2d",
+             "conv2d_backward", "max_pool2d_backward", "numerical_gradient", "gradient_check")
+
+
+@pytest.mark.parametrize("name", PS3_TASKS)
+@pytest.mark.parametrize("hidden", [False, True])
+def test_ps3_instructor_solution_passes(name, hidden, capsys):
+    getattr(grading, f"check_{name}")(PS3[name], hidden=hidden)
+    out = capsys.readouterr().out
+    assert f"{name}: all" in out and "passed" in out
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _im2col_channel_last(x, kernel_size, stride=1, padding=0):
+    cols = PS3["im2col"](x, kernel_size, stride, padding)
+    N, CKK, L = cols.shape
+    KH, KW = _pair(kernel_size)
+    C = CKK // (KH * KW)
+    return cols.reshape(N, C, KH, KW, L).transpose(0, 2, 3, 1, 4).reshape(N, CKK, L)
+
+
+def _im2col_no_padding(x, kernel_size, stride=1, padding=0):
+    return PS3["im2col"](x, kernel_size, stride, 0)
+
+
+def _im2col_no_stride(x, kernel_size, stride=1, padding=0):
+    return PS3["im2col"](x, kernel_size, 1, padding)
+
+
+def _im2col_rows_are_windows(x, kernel_size, stride=1, padding=0):
+    return PS3["im2col"](x, kernel_size, stride, padding).transpose(0, 2, 1)
+
+
+def _matmul_mixed_order(x, weight, bias=None, stride=1, padding=0):
+    weight = np.asarray(weight, float)
+    F, C, KH, KW = weight.shape
+    out = PS3["conv2d_matmul"](x, weight.reshape(F, KH, KW, C).transpose(0, 3, 1, 2), bias, stride,
+                               padding)
+    return out
+
+
+def _matmul_no_bias(x, weight, bias=None, stride=1, padding=0):
+    return PS3["conv2d_matmul"](x, weight, None, stride, padding)
+
+
+def _matrix_1d_flipped(L, kernel):
+    return PS3["conv_matrix_1d"](L, np.asarray(kernel)[::-1])
+
+
+def _matrix_1d_transposed(L, kernel):
+    return PS3["conv_matrix_1d"](L, kernel).T
+
+
+def _matrix_2d_flipped(input_shape, kernel):
+    return PS3["conv_matrix_2d"](input_shape, np.asarray(kernel)[::-1, ::-1])
+
+
+def _matrix_2d_column_major(input_shape, kernel):
+    H, W = input_shape
+    KH, KW = np.shape(kernel)
+    M = PS3["conv_matrix_2d"](input_shape, kernel).reshape(H - KH + 1, W - KW + 1, H, W)
+    return M.transpose(1, 0, 3, 2).reshape((H - KH + 1) * (W - KW + 1), H * W)
+
+
+def _transpose_not_cropped(x, weight, stride=1, padding=0, output_padding=0):
+    return PS3["conv_transpose2d"](x, weight, stride, 0, output_padding)
+
+
+def _transpose_output_padding_on_top(x, weight, stride=1, padding=0, output_padding=0):
+    op = _pair(output_padding)
+    flipped = PS3["conv_transpose2d"](np.asarray(x)[:, :, ::-1, ::-1],
+                                      np.asarray(weight)[:, :, ::-1, ::-1], stride, padding, op)
+    return flipped[:, :, ::-1, ::-1]  # the extra rows and columns end up first
+
+
+def _transpose_flipped(x, weight, stride=1, padding=0, output_padding=0):
+    return PS3["conv_transpose2d"](x, np.asarray(weight)[:, :, ::-1, ::-1], stride, padding,
+                                   output_padding)
+
+
+def _transpose_axes_swapped(x, weight, stride=1, padding=0, output_padding=0):
+    return PS3["conv_transpose2d"](x, np.asarray(weight).transpose(1, 0, 2, 3), stride, padding,
+                                   output_padding)
+
+
+def _backward_last_image(grad_out, x, weight, stride=1, padding=0):
+    gx, _, gb = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    gw = PS3["conv2d_backward"](np.asarray(grad_out)[-1:], np.asarray(x)[-1:], weight, stride,
+                                padding)[1]
+    return gx, gw, gb
+
+
+def _backward_per_image(grad_out, x, weight, stride=1, padding=0):
+    gx, _, gb = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    gw = np.stack([PS3["conv2d_backward"](np.asarray(grad_out)[n:n + 1], np.asarray(x)[n:n + 1],
+                                          weight, stride, padding)[1] for n in range(len(x))])
+    return gx, gw, gb
+
+
+def _backward_bias_positions_only(grad_out, x, weight, stride=1, padding=0):
+    gx, gw, _ = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    return gx, gw, np.asarray(grad_out).sum(axis=(2, 3))
+
+
+def _backward_bias_batch_only(grad_out, x, weight, stride=1, padding=0):
+    gx, gw, _ = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    return gx, gw, np.asarray(grad_out).sum(axis=0)
+
+
+def _backward_not_flipped(grad_out, x, weight, stride=1, padding=0):
+    gx = PS3["conv2d_backward"](grad_out, x, np.asarray(weight)[:, :, ::-1, ::-1], stride, padding)[0]
+    _, gw, gb = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    return gx, gw, gb
+
+
+def _backward_scatter_without_stride(grad_out, x, weight, stride=1, padding=0):
+    grad_out, x, weight = (np.asarray(a, float) for a in (grad_out, x, weight))
+    ph, pw = _pair(padding)
+    N, C, H, W = x.shape
+    KH, KW = weight.shape[2:]
+    gxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    for i in range(grad_out.shape[2]):
+        for j in range(grad_out.shape[3]):
+            gxp[:, :, i:i + KH, j:j + KW] += np.tensordot(grad_out[:, :, i, j], weight, axes=(1, 0))
+    _, gw, gb = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    return gxp[:, :, ph:ph + H, pw:pw + W], gw, gb
+
+
+def _backward_padding_kept(grad_out, x, weight, stride=1, padding=0):
+    gx, gw, gb = PS3["conv2d_backward"](grad_out, x, weight, stride, padding)
+    ph, pw = _pair(padding)
+    return np.pad(gx, ((0, 0), (0, 0), (ph, ph), (pw, pw))), gw, gb
+
+
+def _pool_route(mode):
+    def max_pool2d_backward(grad_out, x, kernel_size, stride=None):
+        grad_out, x = np.asarray(grad_out, float), np.asarray(x, float)
+        kh, kw = _pair(kernel_size)
+        sh, sw = (kh, kw) if stride is None else _pair(stride)
+        grad = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(grad_out.shape):
+            window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            if mode == "average":
+                grad[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += grad_out[n, c, i, j] / (kh * kw)
+                continue
+            flat = window.ravel()
+            k = len(flat) - 1 - np.argmax(flat[::-1]) if mode == "last" else np.argmax(flat)
+            a, b = divmod(k, kw)
+            if mode == "assign":
+                grad[n, c, i * sh + a, j * sw + b] = grad_out[n, c, i, j]
+            else:
+                grad[n, c, i * sh + a, j * sw + b] += grad_out[n, c, i, j]
+        return grad
+
+    max_pool2d_backward.__name__ = f"_pool_{mode}"
+    return max_pool2d_backward
+
+
+def _numeric(mode):
+    def numerical_gradient(f, x, eps=1e-6):
+        x = np.array(x) if mode == "integer" else np.array(x, dtype=float)
+        grad = np.zeros(x.shape)
+        base = f(x)
+        for index in np.ndindex(x.shape):
+            old = x[index]
+            x[index] = old + eps
+            plus = f(x)
+            x[index] = old - eps
+            minus = f(x)
+            if mode != "drift":
+                x[index] = old
+            if mode == "forward":
+                grad[index] = (plus - base) / eps
+            elif mode == "half":
+                grad[index] = (plus - minus) / eps
+            else:
+                grad[index] = (plus - minus) / (2 * eps)
+        return grad
+
+    numerical_gradient.__name__ = f"_numeric_{mode}"
+    return numerical_gradient
+
+
+PS3_DIAGNOSES = [
+    ("im2col", _im2col_channel_last, "channel-last order"),
+    ("im2col", _im2col_no_padding, "padding is ignored"),
+    ("im2col", _im2col_no_stride, "stride is ignored"),
+    ("im2col", _im2col_rows_are_windows, "rows and columns are swapped"),
+    ("conv2d_matmul", _matmul_mixed_order, "in different orders"),
+    ("conv2d_matmul", _matmul_no_bias, "bias is missing"),
+    ("conv_matrix_1d", _matrix_1d_flipped, "kernel is flipped"),
+    ("conv_matrix_1d", _matrix_1d_transposed, "you returned the transpose"),
+    ("conv_matrix_2d", _matrix_2d_flipped, "kernel is flipped"),
+    ("conv_matrix_2d", _matrix_2d_column_major, "numbered column by column"),
+    ("conv_transpose2d", _transpose_not_cropped, "padding is not cropped"),
+    ("conv_transpose2d", _transpose_output_padding_on_top, "output_padding is added on the wrong side"),
+    ("conv_transpose2d", _transpose_flipped, "kernel is flipped"),
+    ("conv_transpose2d", _transpose_axes_swapped, "channel axes of `weight` are swapped"),
+    ("conv2d_backward", _backward_last_image, "last image's contribution only"),
+    ("conv2d_backward", _backward_per_image, "grad_weight is not summed over the batch"),
+    ("conv2d_backward", _backward_bias_positions_only, "grad_bias is summed over the positions only"),
+    ("conv2d_backward", _backward_bias_batch_only, "grad_bias is summed over the batch only"),
+    ("conv2d_backward", _backward_not_flipped, "without flipping it"),
+    ("conv2d_backward", _backward_scatter_without_stride, "stride is ignored in the scatter"),
+    ("conv2d_backward", _backward_padding_kept, "padding is not cropped"),
+    ("max_pool2d_backward", _pool_route("assign"), "accumulate with `+=`"),
+    ("max_pool2d_backward", _pool_route("average"), "average pooling's backward pass"),
+    ("max_pool2d_backward", _pool_route("last"), "ties go to the last maximum"),
+    ("numerical_gradient", _numeric("forward"), "forward difference"),
+    ("numerical_gradient", _numeric("half"), "divided by eps instead of 2 eps"),
+    ("numerical_gradient", _numeric("drift"), "not restored"),
+    ("numerical_gradient", _numeric("integer"), "integer dtype"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, phrase", PS3_DIAGNOSES,
+                         ids=[f"{n}-{w.__name__}" for n, w, _ in PS3_DIAGNOSES])
+def test_ps3_each_mistake_is_diagnosed(name, wrong, phrase):
+    message = _fails(getattr(grading, f"check_{name}"), wrong)
+    assert "Likely mistake" in message
+    assert phrase in message
+    assert "smallest first" in message
+
+
+def test_ps3_backward_names_the_wrong_part_and_wants_three_arrays():
+    message = _fails(grading.check_conv2d_backward, _backward_last_image)
+    assert "In `grad_weight` (returned value 2 of 3: grad_x, grad_weight, grad_bias)" in message
+    assert "grad_weight has the shape of weight" not in message  # values, not shape, are wrong
+    message = _fails(grading.check_conv2d_backward, _backward_per_image)
+    assert "Wrong shape: expected (1, 1, 2, 2), got (1, 1, 1, 2, 2)" in message
+    assert "grad_weight has the shape of weight" in message
+    message = _fails(grading.check_conv2d_backward,
+                     lambda g, x, w, stride=1, padding=0: PS3["conv2d_backward"](g, x, w, stride, padding)[:2])
+    assert "Return a tuple of 3 arrays (grad_x, grad_weight, grad_bias), got tuple of length 2" in message
+    message = _fails(grading.check_conv2d_backward, lambda g, x, w, stride=1, padding=0: None)
+    assert "got NoneType" in message and "forget the `return`" in message
+
+
+def test_ps3_transposed_weight_axes_are_diagnosed_when_the_student_code_crashes():
+    def reads_weight_as_f_c(x, weight, stride=1, padding=0, output_padding=0):
+        # the instructor's scatter with weight read as (F, C_in, KH, KW)
+        x, weight = np.asarray(x, float), np.asarray(weight, float)
+        (sh, sw), (ph, pw), (oh, ow) = _pair(stride), _pair(padding), _pair(output_padding)
+        N, C, H, W = x.shape
+        F, _, KH, KW = weight.shape
+        full = np.zeros((N, F, (H - 1) * sh + KH + oh, (W - 1) * sw + KW + ow))
+        for i in range(H):
+            for j in range(W):
+                full[:, :, i * sh:i * sh + KH, j * sw:j * sw + KW] += np.einsum(
+                    "nc,fcab->nfab", x[:, :, i, j], weight)
+        H_out, W_out = (H - 1) * sh - 2 * ph + KH + oh, (W - 1) * sw - 2 * pw + KW + ow
+        return full[:, :, ph:ph + H_out, pw:pw + W_out]
+
+    message = _fails(grading.check_conv_transpose2d, reads_weight_as_f_c, hidden=False)
+    assert "Your function raised ValueError" in message
+    assert "channel axes of `weight` are swapped" in message
+
+
+def _gradient_check_with(numerical_gradient, compare=("x", "weight", "bias"), loss="weighted",
+                         elementwise=False):
+    """A gradient_check whose global `numerical_gradient` is the given function."""
+    namespace = {"np": np, "numerical_gradient": numerical_gradient}
+    exec("""
+def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):
+    analytic = dict(zip(("x", "weight", "bias"), backward(grad_out, x, weight, stride, padding)))
+    args = {"x": x, "weight": weight, "bias": bias}
+    errors = [0.0]
+    for name in COMPARE:
+        def L(v, name=name):
+            out = forward(*[v if k == name else args[k] for k in ("x", "weight", "bias")], stride, padding)
+            return np.sum(out * grad_out) if LOSS == "weighted" else np.sum(out)
+        a, n = analytic[name], numerical_gradient(L, args[name])
+        if ELEMENTWISE:
+            errors.append(float(np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n)))))
+        else:
+            errors.append(float(np.max(np.abs(a - n)) / max(np.max(np.abs(a)), np.max(np.abs(n)))))
+    return max(errors)
+""", namespace)  # noqa: S102
+    namespace.update(COMPARE=compare, LOSS=loss, ELEMENTWISE=elementwise)
+    return namespace["gradient_check"]
+
+
+def test_ps3_gradient_check_verdicts():
+    right = PS3["numerical_gradient"]
+    grading.check_gradient_check(_gradient_check_with(right), hidden=True)
+    # the usual elementwise relative error (CS231n) works on these inputs too
+    grading.check_gradient_check(_gradient_check_with(right, elementwise=True), hidden=True)
+    # forward differences are exact enough on a loss that is linear in each argument
+    grading.check_gradient_check(_gradient_check_with(_numeric("forward")), hidden=True)
+    message = _fails(grading.check_gradient_check, _gradient_check_with(right, compare=("x",)))
+    assert "grad_bias is wrong" in message or "grad_weight is wrong" in message
+    assert "compare all three gradients" in message
+    message = _fails(grading.check_gradient_check, _gradient_check_with(right, loss="plain"))
+    assert "for a CORRECT backward pass" in message and "L = sum(forward(" in message
+
+
+def test_ps3_gradient_check_must_use_the_students_numerical_gradient():
+    calls = []
+
+    def spy(f, x, eps=1e-6):
+        calls.append(x.shape)
+        return PS3["numerical_gradient"](f, x, eps)
+
+    grading.check_gradient_check(_gradient_check_with(spy), hidden=False)
+    assert calls, "the check did not go through the notebook's numerical_gradient"
+
+    namespace = {"np": np, "numerical_gradient": PS3["numerical_gradient"]}
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
+         "    return 0.0", namespace)  # noqa: S102
+    message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
+    assert "did not call your `numerical_gradient`" in message
+    assert namespace["numerical_gradient"] is PS3["numerical_gradient"]  # restored
+
+    namespace = {"np": np}
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
+         "    return 0.0", namespace)  # noqa: S102
+    message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
+    assert "no function `numerical_gradient` was found" in message
+
+    namespace = {"np": np, "numerical_gradient": PS3["numerical_gradient"]}
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
+         "    numerical_gradient(lambda v: float(np.sum(v)), x)\n"
+         "    return [0.0, 0.0, 0.0]", namespace)  # noqa: S102
+    message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
+    assert "Return one float (the largest relative error), got list" in message
+
+
+def test_ps3_gradient_check_cases_are_clearly_right_or_wrong():
+    task = grading._TASKS["gradient_check"]
+    cases = task.cases(hidden=True)
+    assert sorted(c.wrong for c in cases) == ["", "", "grad_bias", "grad_weight", "grad_x"]
+    for case in cases:
+        error = task.expected(case)[0]
+        assert (error == 0) if not case.wrong else (error > 0.1), (case.label, error)
+
+
+PS3_FORBIDDEN = [
+    ("conv_transpose2d", "import torch, torch.nn.functional as F\n"
+     "def fn(x, weight, stride=1, padding=0, output_padding=0):\n"
+     "    return F.conv_transpose2d(torch.tensor(x, dtype=torch.float64),\n"
+     "        torch.tensor(weight, dtype=torch.float64), stride=stride, padding=padding,\n"
+     "        output_padding=output_padding).numpy()", "torch.nn.functional.conv_transpose2d"),
+    ("im2col", "import torch\nfrom torch.nn.functional import unfold\n"
+     "def fn(x, kernel_size, stride=1, padding=0):\n"
+     "    return unfold(torch.tensor(x, dtype=torch.float64), kernel_size, stride=stride,\n"
+     "                  padding=padding).numpy()", "unfold"),
+    ("conv_matrix_2d", "import numpy as np, course.ops as ops\n"
+     "def fn(input_shape, kernel):\n"
+     "    return ops.conv_matrix((1, *input_shape), np.asarray(kernel, float)[None, None])",
+     "course.ops.conv_matrix"),
+    ("conv2d_backward", "import course.ops as ops\n"
+     "def fn(grad_out, x, weight, stride=1, padding=0):\n"
+     "    return ops.conv2d_backward(grad_out, x, weight, stride, padding)",
+     "course.ops.conv2d_backward"),
+    ("conv2d_backward", "import torch\n"
+     "def fn(grad_out, x, weight, stride=1, padding=0):\n"
+     "    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)\n"
+     "    (xt * 2).sum().backward()\n"
+     "    return xt.grad.numpy(), weight, weight[:, 0, 0, 0]", "torch.autograd.backward"),
+    ("max_pool2d_backward", "import course.ops as ops\n"
+     "def fn(grad_out, x, kernel_size, stride=None):\n"
+     "    return ops.max_pool2d_backward(grad_out, x, kernel_size, stride)",
+     "course.ops.max_pool2d_backward"),
+    ("numerical_gradient", "import numpy as np, scipy.optimize\n"
+     "def fn(f, x, eps=1e-6):\n"
+     "    x = np.array(x, float)\n"
+     "    return scipy.optimize.approx_fprime(x.ravel(), lambda v: f(v.reshape(x.shape)), eps)"
+     ".reshape(x.shape)", "scipy.optimize.approx_fprime"),
+]
+
+
+@pytest.mark.parametrize("name, source, call", PS3_FORBIDDEN,
+                         ids=[f"{n}-{c}" for n, _, c in PS3_FORBIDDEN])
+def test_ps3_forbidden_calls_are_refused_and_named(name, source, call):
+    import torch
+    import torch.nn.functional as F
+
+    originals = (F.conv_transpose2d, F.unfold, torch.autograd.grad, torch.autograd.backward)
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102
+    message = _fails(getattr(grading, f"check_{name}"), namespace["fn"], hidden=False)
+    assert "Forbidden call" in message and call in message
+    assert (F.conv_transpose2d, F.unfold, torch.autograd.grad, torch.autograd.backward) == originals
+
+
+def test_ps3_replacing_unfold_is_refused(monkeypatch):
+    import torch.nn.functional as F
+
+    monkeypatch.setattr(F, "unfold", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="replaced `torch.nn.functional.unfold`"):
+        grading.check_im2col(PS3["im2col"])
+
+
+def test_ps3_expected_values_match_the_lecture_and_the_course_library():
+    import course.ops as ops
+
+    image, kernel = grading._deck_example()
+    task = grading._TASKS["conv_matrix_2d"]
+    M = task.expected(task.cases(hidden=False)[0])[0]
+    assert (M @ image.ravel()).tolist() == [22, 21, 22, 20]
+    assert (M.T @ np.array([1.0, 2, 2, 4])).reshape(3, 3).tolist() == \
+        [[1, 4, 4], [4, 13, 10], [4, 10, 4]]
+    task = grading._TASKS["conv_transpose2d"]
+    assert task.expected(task.cases(hidden=False)[0])[0][0, 0].tolist() == \
+        [[1, 4, 4], [4, 13, 10], [4, 10, 4]]
+    task = grading._TASKS["im2col"]
+    assert task.expected(task.cases(hidden=False)[0])[0][0].tolist() == \
+        [[1, 2, 6, 5], [2, 3, 5, 3], [6, 5, 1, 4], [5, 3, 4, 1]]
+    for case in task.cases(hidden=True):  # torch's unfold and the course's im2col agree
+        i = case.inputs()
+        np.testing.assert_array_equal(task.expected(case)[0], ops.im2col(
+            i["x"], i["kernel_size"], i["stride"], i["padding"]))
+    task = grading._TASKS["conv_matrix_1d"]
+    assert task.expected(task.cases(hidden=False)[0])[0][1].tolist() == [0, -1, 0, 1, 0, 0]
+    # the overlapping-pool cases really overlap and hold ties where the routing matters
+    task = grading._TASKS["max_pool2d_backward"]
+    for case in task.cases(hidden=True):
+        k, s = task._settings(case)
+        assert s[0] <= k[0] and s[1] <= k[1]
+    visible = task.cases(hidden=False)
+    assert all(task._settings(c)[1][0] < task._settings(c)[0][0] for c in visible)
+
+
+def test_ps3_numerical_gradient_tolerance_separates_central_from_forward():
+    task = grading._TASKS["numerical_gradient"]
+    for case in task.cases(hidden=True):
+        i = case.inputs()
+        eps = dict(case.kwargs).get("eps", 1e-6)
+        expected = task.expected(case)[0]
+        central = PS3["numerical_gradient"](i["f"], i["x"], eps)
+        assert np.allclose(central, expected, rtol=task.rtol / 10, atol=task.atol / 10), case.label
