@@ -1,0 +1,27 @@
+"""forward uses a layer that __init__ never defined: AttributeError."""
+ASSIGNMENT = "ps4"
+CELLS = {"lenet5": '''
+class LeNet5(nn.Module):
+    def __init__(self, num_classes=10, dropout=0.0):
+        super().__init__()
+        self.resize = nn.Upsample(size=(32, 32), mode="bilinear", align_corners=False)
+        self.c1 = nn.Conv2d(1, 6, kernel_size=5)
+        self.s2 = nn.MaxPool2d(2)
+        self.c3 = nn.Conv2d(6, 16, kernel_size=5)
+        self.s4 = nn.MaxPool2d(2)
+        self.c5 = nn.Linear(16 * 5 * 5, 120)
+        self.f6 = nn.Linear(120, 84)
+        self.out = nn.Linear(84, num_classes)
+
+    def forward(self, x):
+        x = self.resize(x)
+        x = self.s2(F.relu(self.c1(x)))
+        x = self.s4(F.relu(self.c3(x)))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc5(x))
+        x = F.relu(self.f6(x))
+        return self.out(x)
+'''}
+EXPECT = {"test_lenet5": 0, "test_trained_model": 0, "test_experiment": 0,
+          "regularization_answer": 0}
+MESSAGES = ["Your code raised AttributeError", "x = F.relu(self.fc5(x))"]
