@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
+from matplotlib.path import Path
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 
 import course.ops as ops
 from course import data
@@ -159,17 +165,18 @@ def render_figure(fig: Figure, format: str = "png") -> bytes:
     -------
     bytes
     """
+    if format not in ("png", "jpeg"):
+        raise ValueError(f"`format` must be 'png' or 'jpeg', got {format!r}")
+    from PIL import Image
+
+    fig.canvas.draw()
+    # the figures are opaque: encoding RGB instead of RGBA saves a quarter of the work
+    rgb = np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
     buf = io.BytesIO()
     if format == "png":
-        fig.canvas.print_png(buf, pil_kwargs={"compress_level": 1})
-    elif format == "jpeg":
-        from PIL import Image
-
-        fig.canvas.draw()
-        rgb = np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-        Image.fromarray(rgb).save(buf, format="jpeg", quality=92, subsampling=0)
+        Image.fromarray(rgb).save(buf, format="png", compress_level=1)
     else:
-        raise ValueError(f"`format` must be 'png' or 'jpeg', got {format!r}")
+        Image.fromarray(rgb).save(buf, format="jpeg", quality=92, subsampling=0)
     return buf.getvalue()
 
 
@@ -180,6 +187,59 @@ def _fmt(value: float) -> str:
     if value.is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.3g}"
+
+
+@lru_cache(maxsize=8192)
+def _label_path(text: str, size: float, ha: str, va: str) -> Path:
+    """The outline of ``text`` in points, anchored at (0, 0) as ``ha``/``va`` say.
+
+    Vertically every label is placed by the extent of the digit "0", so that all
+    numbers of a grid share one baseline whatever their glyphs.
+    """
+    prop = FontProperties(size=size)
+    path = TextPath((0, 0), text, size=size, prop=prop)
+    if len(path.vertices) == 0:
+        return path
+    ext, ref = path.get_extents(), TextPath((0, 0), "0", size=size, prop=prop).get_extents()
+    dx = {"center": -(ext.x0 + ext.x1) / 2, "left": -ext.x0, "right": -ext.x1}[ha]
+    dy = {"center": -(ref.y0 + ref.y1) / 2, "bottom": -ref.y0, "top": -ref.y1}[va]
+    return Path(path.vertices + (dx, dy), path.codes)
+
+
+class _Labels(PathCollection):
+    """Many short strings (the numbers of a grid) drawn as one collection of outlines.
+
+    Matplotlib lays out and rasterizes every ``Text`` artist again on every draw,
+    about 1 ms each; the explorers' grids hold up to a few hundred numbers and redraw
+    on every control change. Here each distinct string becomes a ``TextPath`` once
+    (cached) and a redraw is a single path-collection draw, several times faster,
+    with the same font and look. ``strings`` holds what is shown, for tests.
+    """
+
+    def __init__(self, ax, *, fontsize: float, color="black", ha: str = "center",
+                 va: str = "center") -> None:
+        super().__init__([], offsets=np.empty((0, 2)), offset_transform=ax.transData,
+                         facecolors=color, edgecolors="none", linewidths=0)
+        self.fontsize, self.color, self.ha, self.va = fontsize, color, ha, va
+        self.strings: list[str] = []
+        # paths are in points; the figure's dpi turns them into pixels (at any savefig dpi)
+        self.set_transform(Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans)
+        self.set_clip_on(False)
+        ax.add_collection(self, autolim=False)
+
+    def set_labels(self, positions, strings: Sequence[str], colors=None) -> None:
+        """Show ``strings[i]`` centred (as ``ha``/``va`` say) at data point ``positions[i]`` (x, y)."""
+        self.strings = [str(text) for text in strings]
+        self.set_paths([_label_path(text, self.fontsize, self.ha, self.va) for text in self.strings])
+        self.set_offsets(np.asarray(positions, dtype=float).reshape(-1, 2))
+        self.set_facecolor(self.color if colors is None else colors)
+        self.stale = True
+
+
+def _cell_positions(rows: int, cols: int) -> np.ndarray:
+    """(x, y) = (column, row) of every cell of a (rows, cols) imshow, row by row."""
+    r, c = np.mgrid[0:rows, 0:cols]
+    return np.column_stack([c.ravel(), r.ravel()])
 
 
 def _blank_axes(ax) -> None:
@@ -375,16 +435,16 @@ class _NumberGrid:
         self.ax = ax
         self.im = ax.imshow(np.ones((rows, cols, 3)), interpolation="nearest",
                             extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
-        self.texts = np.array([[ax.text(c, r, "", ha="center", va="center", fontsize=fontsize)
-                                for c in range(cols)] for r in range(rows)])
+        self.labels = _Labels(ax, fontsize=fontsize)
+        self.positions = _cell_positions(rows, cols)
         _cell_grid(ax, rows, cols)
         ax.set_aspect("equal")
         ax.set_title(title, fontsize=10)
 
     def update(self, values: np.ndarray, colors: np.ndarray, show: np.ndarray | None = None) -> None:
         self.im.set_data(colors)
-        for (r, c), text in np.ndenumerate(self.texts):
-            text.set_text(_fmt(values[r, c]) if show is None or show[r, c] else "")
+        shown = np.ones(values.shape, bool) if show is None else np.asarray(show, bool)
+        self.labels.set_labels(self.positions[shown.ravel()], [_fmt(v) for v in values[shown]])
 
 
 class ConvStepView:
@@ -417,8 +477,7 @@ class ConvStepView:
                       _NumberGrid(axes[2], (KH, KW), fontsize=size, title="window ⊙ kernel"),
                       _NumberGrid(axes[3], (OH, OW), fontsize=size, title="output")]
         # the kernel value each input cell of the window meets, as a red superscript
-        self.marks = np.array([[axes[0].text(0, 0, "", color="#c00000", fontsize=size * 0.62,
-                                             ha="right", va="top") for _ in range(KW)] for _ in range(KH)])
+        self.marks = _Labels(axes[0], fontsize=size * 0.62, color="#c00000", ha="right", va="top")
         self.window = axes[0].add_patch(Rectangle((-0.5, -0.5), KW, KH, fill=False, lw=2.5, ec="#c00000"))
         self.title = fig.suptitle("", fontsize=11)
         self.sum_text = fig.text(0.5, 0.06, "", ha="center", fontsize=10)
@@ -436,9 +495,7 @@ class ConvStepView:
         colors = _fill((H, W), "white")
         colors[r : r + KH, c : c + KW] = to_rgb("#ffd966")
         self.grids[0].update(x2, colors)
-        for (u, v), mark in np.ndenumerate(self.marks):
-            mark.set_position((c + v + 0.42, r + u - 0.42))
-            mark.set_text(_fmt(k2[u, v]))
+        self.marks.set_labels(_cell_positions(KH, KW) + (c + 0.42, r - 0.42), [_fmt(v) for v in k2.ravel()])
         self.window.set_xy((c - 0.5, r - 0.5))
         self.grids[1].update(k2, _fill((KH, KW), "#f4cccc"))
         self.grids[1].ax.set_title("kernel, flipped" if res["flip"] else "kernel", fontsize=10)
@@ -864,7 +921,7 @@ class KernelResultView:
         self.im_in = self.ax_in.imshow(np.zeros((2, 2)), cmap="gray", interpolation="antialiased")
         self.ax_in.set_title("input", fontsize=10)
         self.im_k = self.ax_k.imshow(np.zeros((3, 3)), cmap=_DIVERGING, vmin=-1, vmax=1)
-        self.k_texts: list = []
+        self.k_texts = _Labels(self.ax_k, fontsize=8)
         self.im_out = [ax.imshow(np.zeros((2, 2)), cmap=_DIVERGING, vmin=-1, vmax=1,
                                  interpolation="antialiased") for ax in self.ax_out]
         fig.colorbar(self.im_out[0], cax=cax)
@@ -890,13 +947,9 @@ class KernelResultView:
         _set_image(self.im_k, kernel)
         klim = _symmetric_limit(kernel)
         self.im_k.set_clim(-klim, klim)
-        for t in self.k_texts:
-            t.remove()
-        self.k_texts = []
-        if kernel.size <= 49:
-            for (u, v), val in np.ndenumerate(kernel):
-                self.k_texts.append(self.ax_k.text(v, u, _fmt(val), ha="center", va="center", fontsize=8,
-                                                   color="white" if abs(val) > 0.6 * klim else "black"))
+        shown = kernel if kernel.size <= 49 else kernel[:0]
+        self.k_texts.set_labels(_cell_positions(*shown.shape), [_fmt(v) for v in shown.ravel()],
+                                ["white" if abs(v) > 0.6 * klim else "black" for v in shown.ravel()])
         self.ax_k.set_title(f"kernel {kernel.shape[0]}×{kernel.shape[1]}", fontsize=10)
         names = ["sum over channels"] if out.shape[0] == 1 else (
             ["R", "G", "B"] if out.shape[0] == 3 else [f"channel {i}" for i in range(out.shape[0])])
@@ -1041,7 +1094,8 @@ class PoolingView:
             self.images[r, c] = ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest")
         self.markers = [self.axes[r, 0].plot([], [], "s", mfc="none", mec="red", mew=2)[0]
                         for r in range(2)]
-        self.texts: list = []
+        self.labels = [[_Labels(self.axes[r, c], fontsize=8) for c in range(2)] for r in range(2)]
+        self.lines: list = []  # window borders, redrawn for each setting
         self.axes[0, 0].set_ylabel("x", fontsize=11)
         self.axes[1, 0].set_ylabel("shift(x)", fontsize=11)
         self.title = fig.suptitle("", fontsize=10.5)
@@ -1055,9 +1109,9 @@ class PoolingView:
         res = pooling_result(x, mode=mode, kernel_size=kernel_size, stride=stride, shift=shift, kernel=kernel,
                              cache=self._cache)
         self.result = res
-        for t in self.texts:
-            t.remove()
-        self.texts = []
+        for line in self.lines:
+            line.remove()
+        self.lines = []
         small = max(res["x"].shape) <= self._ANNOTATE
         H, W = res["x"].shape
         k, st = res["kernel_size"], res["stride"]
@@ -1071,13 +1125,15 @@ class PoolingView:
                 im = self.images[r, c]
                 _set_image(im, values)
                 im.set_clim(*((-clim, clim) if c == 2 else (vmin, vmax)))
-                if small and c < 2:
-                    for (u, v), val in np.ndenumerate(values):
-                        if c == 0 and val == 0:
-                            continue  # blank = 0 keeps the map readable (and the redraw fast)
-                        self.texts.append(self.axes[r, c].text(
-                            v, u, _fmt(val), ha="center", va="center", fontsize=8,
-                            color="white" if val < (vmin + vmax) / 2 else "black"))
+                if c < 2:
+                    # blank = 0 in the input keeps the map readable
+                    shown = np.ones(values.shape, bool) if c else values != 0
+                    if not small:
+                        shown[...] = False
+                    vals = values[shown]
+                    self.labels[r][c].set_labels(
+                        _cell_positions(*values.shape)[shown.ravel()], [_fmt(v) for v in vals],
+                        ["white" if v < (vmin + vmax) / 2 else "black" for v in vals])
             winners = res["winners" + suffix]
             n_windows = res["pooled"].size
             if winners is not None and n_windows <= 400:
@@ -1090,8 +1146,8 @@ class PoolingView:
                 self.markers[r].set_data([], [])
             if st == k and n_windows <= 400:  # non-overlapping windows: draw their borders
                 edges = np.arange(0, max(H, W) + 1, k) - 0.5
-                self.texts.append(self.axes[r, 0].hlines(edges[edges <= H], -0.5, W - 0.5, colors="white", lw=1.5))
-                self.texts.append(self.axes[r, 0].vlines(edges[edges <= W], -0.5, H - 0.5, colors="white", lw=1.5))
+                self.lines.append(self.axes[r, 0].hlines(edges[edges <= H], -0.5, W - 0.5, colors="white", lw=1.5))
+                self.lines.append(self.axes[r, 0].vlines(edges[edges <= W], -0.5, H - 0.5, colors="white", lw=1.5))
             pooled = res["pooled" + suffix]
             self.axes[r, 0].set_title(
                 ("x" if r == 0 else f"x shifted by ({dy}, {dx})") + f", {inp.shape[0]}×{inp.shape[1]}"
@@ -1473,18 +1529,16 @@ class ConvMatrixView:
         ax_m, ax_k, ax_p = (fig.add_subplot(grid[0, i]) for i in range(3))
         ax_m.imshow(tap, cmap=cmap, vmin=-0.5, vmax=k.size + 0.5, interpolation="nearest", aspect="equal")
         if rows * cols <= 900:
-            size = 9 if cols <= 16 else 6.5
-            for (r, c), t in np.ndenumerate(tap):
-                ax_m.text(c, r, _fmt(M[r, c]) if t else "0", ha="center", va="center", fontsize=size,
-                          color="black" if t else "0.75")
+            _Labels(ax_m, fontsize=9 if cols <= 16 else 6.5).set_labels(
+                _cell_positions(rows, cols), [_fmt(m) if t else "0" for m, t in zip(M.ravel(), tap.ravel())],
+                ["black" if t else "0.75" for t in tap.ravel()])
         _cell_grid(ax_m, rows, cols, color="0.85", lw=0.5)
         in_desc = "×".join(map(str, res["input_shape"]))
         out_desc = "×".join(map(str, res["output_shape"]))
         ax_m.set_title(f"matrix {rows}×{cols}: output ({out_desc}, flattened) = M @ input ({in_desc}, flattened)",
                        fontsize=9.5)
         ax_k.imshow(np.arange(1, k.size + 1).reshape(k2.shape), cmap=cmap, vmin=-0.5, vmax=k.size + 0.5)
-        for (r, c), val in np.ndenumerate(k2):
-            ax_k.text(c, r, _fmt(val), ha="center", va="center", fontsize=11)
+        _Labels(ax_k, fontsize=11).set_labels(_cell_positions(*k2.shape), [_fmt(v) for v in k2.ravel()])
         _cell_grid(ax_k, *k2.shape)
         ax_k.set_title("kernel (colour = weight)", fontsize=9.5)
         what = "weights + bias" if res["bias"] else "weights"

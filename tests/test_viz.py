@@ -21,6 +21,7 @@ def _texts(fig: Figure) -> str:
     parts = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
         parts += [t.get_text() for t in ax.texts] + [ax.get_title()]
+        parts += [label for c in ax.collections for label in getattr(c, "strings", ())]
     if fig._suptitle is not None:
         parts.append(fig._suptitle.get_text())
     return "\n".join(parts)
@@ -84,7 +85,7 @@ def test_plot_conv_step_shows_the_sum_and_the_filled_output():
     assert "3×1 + 4×0 + 5×-1 + 2×1 + 3×0 + 10×-1 + 1×1 + 4×0 + 5×-1 = -14" in text
     assert "step 3 of 9" in text
     out_grid = fig.axes[3]
-    shown = [t.get_text() for t in out_grid.texts if t.get_text()]
+    shown = [label for c in out_grid.collections for label in getattr(c, "strings", ())]
     assert shown == ["-1", "-4", "-14"]  # filled up to the current step only
     assert "flipped" in _texts(viz.plot_conv_step(viz.DECK_INPUT, viz.VERTICAL_EDGE, 0, flip=True))
 
@@ -491,3 +492,25 @@ def test_every_setting_combination_of_the_arithmetic_draws():
     for i, k, p, s, d, t in itertools.product((1, 3, 5), (1, 3, 5), (0, 2), (1, 3), (1, 2), (False, True)):
         res = viz.conv_arithmetic(i, k, p, s, d, t)
         assert (res["output_size"] is None) == (res["error"] is not None)
+
+
+def test_labels_draw_each_string_in_its_cell():
+    """Grid numbers are one path collection (fast to redraw): the ink must land where asked."""
+    fig = viz._new_figure(2, 1)  # 200 x 100 pixels
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylim(0.5, -0.5)
+    ax.axis("off")
+    labels = viz._Labels(ax, fontsize=20)
+    labels.set_labels([(0, 0)], ["8"])
+    fig.canvas.draw()
+    ink = np.asarray(fig.canvas.buffer_rgba())[..., 0] < 128
+    assert labels.strings == ["8"]
+    assert ink[:, :100].sum() > 30  # the "8" sits in the left cell, around pixel (50, 50)
+    assert not ink[:, 100:].any()
+    rows, cols = np.nonzero(ink)
+    assert abs(cols.mean() - 50) < 4 and abs(rows.mean() - 50) < 4
+    labels.set_labels([(1, 0)], ["8"])  # moved to the right cell
+    fig.canvas.draw()
+    ink = np.asarray(fig.canvas.buffer_rgba())[..., 0] < 128
+    assert not ink[:, :100].any() and ink[:, 100:].sum() > 30
