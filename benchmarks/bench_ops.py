@@ -2,8 +2,8 @@
 
     python benchmarks/bench_ops.py [--repeat 20] [--threads N]
 
-Prints, per shape and dtype, the median time of ours and torch's, their ratio
-(ours / torch; targets: float64 <= 1.0x, float32 <= 2.0x) and the peak memory
+Prints, per shape and dtype, the median time of ours and torch's, the median ratio
+of calls made in alternation (ours / torch; targets: float64 <= 1.0x, float32 <= 2.0x) and the peak memory
 of one call on each side: the growth of the peak resident set of a fresh process
 over its resident set just before the call (the same measure for NumPy and torch,
 which allocates outside Python's tracemalloc). Time ratios are what to compare:
@@ -28,14 +28,21 @@ import course.ops as ops
 SHAPES = [(16, 16, 32, 32, 3), (8, 3, 16, 128, 5), (64, 32, 64, 16, 3)]
 
 
-def _median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up: first-call allocations, thread pools
-    times = []
+def _paired_ms(ours, theirs, repeat: int) -> tuple[float, float, float]:
+    """Median times of both sides and the median of their per-pair ratios.
+
+    The two sides alternate call by call, so that a slow spell of a shared machine
+    (which lasts far longer than one call) slows both alike and the ratio stays put.
+    """
+    ours(), theirs()  # warm-up: first-call allocations, thread pools
+    t_ours, t_theirs = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for fn, times in ((ours, t_ours), (theirs, t_theirs)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    ratio = statistics.median(a / b for a, b in zip(t_ours, t_theirs))
+    return 1e3 * statistics.median(t_ours), 1e3 * statistics.median(t_theirs), ratio
 
 
 def _status_mib(field: str) -> float:
@@ -99,9 +106,9 @@ def run(repeat: int, memory: bool) -> list[dict]:
             for name, (ours, theirs) in cases.items():
                 with torch.no_grad():
                     np.testing.assert_allclose(ours(), theirs().numpy(), rtol=1e-4, atol=1e-3)
-                    t_ours, t_torch = _median_ms(ours, repeat), _median_ms(theirs, repeat)
+                    t_ours, t_torch, ratio = _paired_ms(ours, theirs, repeat)
                 row = dict(op=name, shape=f"{N},{C},{Fn},{H},{K}", dtype=np.dtype(dtype).name,
-                           ours_ms=t_ours, torch_ms=t_torch, ratio=t_ours / t_torch,
+                           ours_ms=t_ours, torch_ms=t_torch, ratio=ratio,
                            output_mib=theirs().numel() * x.itemsize / 2**20)
                 if memory:
                     dt = np.dtype(dtype).name
@@ -113,7 +120,7 @@ def run(repeat: int, memory: bool) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="threads for torch (NumPy's BLAS uses its own setting)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")

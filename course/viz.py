@@ -9,7 +9,7 @@ Every explorer comes in three layers, following the mpl-interactions pattern:
    receptive field and parameter count, and never draws;
 2. a *view* class that owns one matplotlib figure and redraws it for new settings
    (the widgets in :mod:`course.widgets` keep one view alive and only update it,
-   which keeps a redraw under 100 ms);
+   which is what makes a redraw fast; see ``benchmarks/bench_widgets.py``);
 3. a *plot* function (``plot_conv_step``, ``plot_conv_arithmetic``, ...) that draws
    one figure for given settings, for notebooks and for the book.
 

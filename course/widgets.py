@@ -13,7 +13,8 @@ returns an :class:`Explorer` (an ``ipywidgets.VBox``) with
 
 One matplotlib figure lives as long as the explorer and is updated in place
 (``set_data`` on its images where the layout allows), then rendered to PNG and
-sent to the browser, which keeps a redraw of a 512x512 image under 100 ms.
+sent to the browser; the course's budget is 100 ms a redraw on a 512x512 image
+(``benchmarks/bench_widgets.py`` measures it).
 
 >>> from course import widgets
 >>> widgets.conv_stepper()  # doctest: +SKIP
