@@ -119,13 +119,14 @@ def _conv_core(s: ConvSetup) -> np.ndarray:
     dtype = _result_dtype(s.xp, s.weight, s.bias)
     windows = window_view(s.xp.astype(dtype, copy=False), (KH, KW), s.stride, s.dilation, s.out_size)
     w = s.weight.astype(dtype, copy=False).reshape(G, F // G, K)
+    bias = None if s.bias is None else s.bias.astype(dtype, copy=False)[:, None, None]
     out = np.empty((N, F, *s.out_size), dtype=dtype)
     step = max(1, _COLUMNS_BYTES // (C * KH * KW * L * dtype.itemsize))
     for n in range(0, N, step):
         cols = windows[n : n + step].reshape(-1, G, K, L)  # the one copy, a few images at a time
         np.matmul(w, cols, out=out[n : n + step].reshape(-1, G, F // G, L))
-    if s.bias is not None:
-        out += s.bias.astype(dtype, copy=False)[:, None, None]
+        if bias is not None:
+            out[n : n + step] += bias  # while the block is still in cache
     return out
 
 

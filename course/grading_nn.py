@@ -47,7 +47,7 @@ Grading one ps4 submission (kernel start, the torch import, the student's traini
 about 2 s of CPU and every check) takes about 15 s of one core; ``course-admin autograde
 ps4 --jobs 2`` on 2 cores grades about one submission every 8-10 s, so a class of 300
 takes under an hour (target: at most 30 s per submission, 75 minutes for 300).
-``benchmarks/bench_ps4.py`` measures it.
+``python benchmarks/bench_grading.py --assignment ps4`` measures it.
 
 Tampering
 ---------

@@ -1,11 +1,12 @@
-"""Wall time of grading ps4: seconds per submission and the projection for a class.
+"""Wall time of grading one assignment: seconds per submission and the projection for a class.
 
-Builds a temporary course with this repository's nbgrader_config.py and source/ps4,
-makes N submissions (the instructor's notebook, with a typical mistake in every third
-one), grades them with ``course-admin autograde ps4 --jobs J`` and prints seconds per
-submission, the slowest one, and the projected time for a class.
+Builds a temporary course with this repository's nbgrader_config.py and
+source/<assignment>, makes N submissions (the instructor's notebook, with a typical
+mistake in every third one), grades them with ``course-admin autograde <assignment>
+--jobs J`` and prints seconds per submission, the slowest one, and the projected time
+for a class.
 
-    python benchmarks/bench_ps4.py [--students 6] [--jobs 2] [--class-size 300]
+    python benchmarks/bench_grading.py [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
 
 Budget (stated in course/grading_nn.py and the notebook): at most 30 s per submission
 with --jobs equal to the cores, so that 300 students grade in about 75 minutes on
@@ -31,46 +32,54 @@ from course import admin  # noqa: E402
 from test_nbgrader import PATCHES, _submission  # noqa: E402
 
 BUDGET = 30.0  # seconds per submission, wall clock, --jobs = cores
-VARIANTS = ("ps4_instructor", "ps4_no_zero_grad", "ps4_softmax", "ps4_undertrained",
-            "ps4_missing_pool", "ps4_no_restore")
+VARIANTS = {  # the instructor's notebook first, then typical mistakes
+    "ps1": ("ps1_instructor", "ps1_flipped_kernel", "ps1_ceil", "ps1_padding_mode", "ps1_forbidden_call"),
+    "ps2": ("ps2_instructor", "ps2_channel_swap", "ps2_bias_missing", "ps2_pool_windows"),
+    "ps3": ("ps3_instructor", "ps3_grad_x_not_flipped", "ps3_transpose_padding", "ps3_pool_assign",
+            "ps3_im2col_channel_last"),
+    "ps4": ("ps4_instructor", "ps4_no_zero_grad", "ps4_softmax", "ps4_undertrained",
+            "ps4_missing_pool", "ps4_no_restore"),
+}
 
 
-def _course(base: Path, students: int) -> Path:
+def _course(base: Path, assignment: str, students: int) -> Path:
     root = base / "course"
     root.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", root)
     (root / "source").mkdir()
-    shutil.copytree(ROOT / "source" / "ps4", root / "source" / "ps4")
-    admin.release(root, ["ps4"])
+    shutil.copytree(ROOT / "source" / assignment, root / "source" / assignment)
+    admin.release(root, [assignment])
+    variants = VARIANTS[assignment]
     for number in range(students):
-        name = VARIANTS[0] if number % 3 else VARIANTS[(number // 3) % len(VARIANTS)]
-        folder = root / "submitted" / f"student{number:03d}" / "ps4"
+        name = variants[0] if number % 3 else variants[(number // 3) % len(variants)]
+        folder = root / "submitted" / f"student{number:03d}" / assignment
         folder.mkdir(parents=True)
-        nbformat.write(_submission(root, PATCHES[name]), folder / "ps4.ipynb")
+        nbformat.write(_submission(root, PATCHES[name]), folder / f"{assignment}.ipynb")
     return root
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignment", choices=sorted(VARIANTS), default="ps4")
     parser.add_argument("--students", type=int, default=6)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--class-size", type=int, default=300)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-ps4-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
                      "IPYTHONDIR", "MPLCONFIGDIR"):
             path = os.path.join(tmp, name.lower())
             os.makedirs(path, exist_ok=True)
             os.environ[name] = path
-        root = _course(Path(tmp), args.students)
+        root = _course(Path(tmp), args.assignment, args.students)
         start = time.perf_counter()
-        results = admin.autograde("ps4", root, jobs=args.jobs, progress=False)
+        results = admin.autograde(args.assignment, root, jobs=args.jobs, progress=False)
         wall = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     per_submission = wall / len(results)
     projected = per_submission * args.class_size
     slowest = max(results, key=lambda r: r.seconds)
-    print(f"{len(results)} submissions of ps4, --jobs {args.jobs}, {os.cpu_count()} CPUs")
+    print(f"{len(results)} submissions of {args.assignment}, --jobs {args.jobs}, {os.cpu_count()} CPUs")
     print(f"wall time: {wall:.1f} s, {per_submission:.1f} s per submission "
           f"(budget {BUDGET:.0f} s)")
     print(f"one submission alone took {min(r.seconds for r in results):.1f}-"
