@@ -45,7 +45,10 @@ case "${1:-}" in
     lab)
         install
         shift
-        exec "$VENV/bin/jupyter" lab --notebook-dir=. "$@"
+        # Jupyter refuses to start as root unless told; containers and these machines run as root.
+        root_flag=()
+        [ "$(id -u)" -ne 0 ] || root_flag=(--allow-root)
+        exec "$VENV/bin/jupyter" lab --notebook-dir=. "${root_flag[@]}" "$@"
         ;;
     test)
         install

@@ -1,10 +1,18 @@
 """The install story: pyproject, environment.yml, the lock file, the README and CI agree."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 
@@ -64,3 +72,38 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
 
 def test_console_script_is_declared():
     assert _pyproject()["project"]["scripts"]["course-admin"] == "course.admin:main"
+
+
+@pytest.mark.slow
+def test_dev_sh_lab_serves_the_course():
+    """The README's first command: `./dev.sh lab` starts JupyterLab on the course (as root too,
+    which Jupyter refuses unless told) and lists the lecture notebooks."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["./dev.sh", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.token=",
+         "--ServerApp.password="],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks",
+                                            timeout=2) as response:
+                    listing = json.load(response)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    if proc.poll() is None:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                    pytest.fail("./dev.sh lab did not serve the course:\n" + proc.communicate()[0][-3000:])
+                time.sleep(0.5)
+        names = {item["name"] for item in listing["content"]}
+        assert {"01_why_images.ipynb", "07_what_cnns_learn.ipynb", "README.md"} <= names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
