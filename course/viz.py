@@ -299,10 +299,15 @@ def _blank_axes(ax) -> None:
         spine.set_visible(False)
 
 
+def _cell_lines(ax, rows: int, cols: int, *, color: str = "0.35", lw: float = 1.0) -> list:
+    """Lines around the cells of an imshow of shape (rows, cols); returns the two collections."""
+    return [ax.hlines(np.arange(rows + 1) - 0.5, -0.5, cols - 0.5, colors=color, linewidth=lw),
+            ax.vlines(np.arange(cols + 1) - 0.5, -0.5, rows - 0.5, colors=color, linewidth=lw)]
+
+
 def _cell_grid(ax, rows: int, cols: int, *, color: str = "0.35", lw: float = 1.0) -> None:
     """Lines around the cells of an imshow of shape (rows, cols), and no ticks or frame."""
-    ax.hlines(np.arange(rows + 1) - 0.5, -0.5, cols - 0.5, colors=color, linewidth=lw)
-    ax.vlines(np.arange(cols + 1) - 0.5, -0.5, rows - 0.5, colors=color, linewidth=lw)
+    _cell_lines(ax, rows, cols, color=color, lw=lw)
     _blank_axes(ax)
 
 
@@ -700,56 +705,80 @@ def conv_arithmetic(
 
 
 class ConvArithmeticView:
-    """The convolution-arithmetic picture: padded input, kernel footprint, output grid and formula."""
+    """The convolution-arithmetic picture: padded input, kernel footprint, output grid and formula.
+
+    The axes, images and texts are made once; a new setting changes their data, and
+    the cell borders only when a grid changes size.
+    """
 
     image_format = "png"
 
     def __init__(self) -> None:
-        self.figure = _new_figure(8.5, 4.6)
+        fig = self.figure = _new_figure(8.5, 4.6)
+        grid = fig.add_gridspec(1, 2, width_ratios=[1.25, 1], left=0.03, right=0.97,
+                                top=0.80, bottom=0.14, wspace=0.15)
+        self.ax_in, self.ax_out = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        for ax in (self.ax_in, self.ax_out):
+            _blank_axes(ax)
+            ax.set_aspect("equal")
+        self.im_in = self.ax_in.imshow(np.ones((1, 1, 3)), interpolation="nearest")
+        self.im_out = self.ax_out.imshow(np.ones((1, 1, 3)), interpolation="nearest")
+        self.window = self.ax_in.add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=2, ec="#cc0000"))
+        self.message = self.ax_out.text(
+            0.5, 0.5, "", ha="center", va="center", fontsize=10, color="#990000",
+            transform=self.ax_out.transAxes, bbox=dict(boxstyle="round", fc="#fce8e6", ec="#990000"))
+        self.title = fig.suptitle("", fontsize=11)
+        self.formula = fig.text(0.5, 0.04, "", ha="center", fontsize=11)
         self.result: dict[str, Any] = {}
+        self._borders: list = []
+        self._sizes: tuple | None = None
 
     def update(self, **settings) -> dict[str, Any]:
         res = conv_arithmetic(**settings)
         self.result = res
-        fig = self.figure
-        fig.clear()
-        grid = fig.add_gridspec(1, 2, width_ratios=[1.25, 1], left=0.03, right=0.97,
-                                top=0.80, bottom=0.14, wspace=0.15)
-        ax_in, ax_out = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
         kind = "transposed convolution" if res["transposed"] else "convolution"
-        fig.suptitle(
+        self.title.set_text(
             f"{kind}: input {res['input_size']}, kernel {res['kernel_size']}, padding {res['padding']}, "
-            f"stride {res['stride']}, dilation {res['dilation']}", fontsize=11)
-        if res["coords"] is not None:
-            self._draw_input(ax_in, res)
-        else:
-            _blank_axes(ax_in)
-        if res["error"] is not None:
-            _blank_axes(ax_out)
-            ax_out.text(0.5, 0.5, "These settings do not work:\n\n" + _wrap(res["error"], 42),
-                        ha="center", va="center", fontsize=10, color="#990000", transform=ax_out.transAxes,
-                        bbox=dict(boxstyle="round", fc="#fce8e6", ec="#990000"))
-            fig.text(0.5, 0.04, res["formula"], ha="center", fontsize=11)
+            f"stride {res['stride']}, dilation {res['dilation']}")
+        self.formula.set_text(res["formula"])
+        G = 0 if res["coords"] is None else len(res["coords"])
+        o = 0 if res["error"] is not None else res["output_size"]
+        if (G, o) != self._sizes:
+            self._draw_borders(G, o)
+        self._draw_input(res, G)
+        self.im_out.set_visible(o > 0)
+        self.message.set_visible(o == 0)
+        if o == 0:
+            self.message.set_text("These settings do not work:\n\n" + _wrap(res["error"], 42))
+            self.ax_out.set_title("")
             return res
-        o = res["output_size"]
         colors = _fill((o, o), "white")
-        flat = np.arange(o * o).reshape(o, o)
-        colors[flat < res["step"]] = _OUT_DONE
+        colors[np.arange(o * o).reshape(o, o) < res["step"]] = _OUT_DONE
         colors[res["output_cell"]] = _OUT_NOW
-        ax_out.imshow(colors, interpolation="nearest", extent=(-0.5, o - 0.5, o - 0.5, -0.5))
-        _cell_grid(ax_out, o, o, color="0.4")
-        ax_out.set_title(f"output {o}×{o}, cell {res['output_cell']}", fontsize=10)
-        side = max(o, len(res["coords"]))  # same cell size as the input grid
-        ax_out.set_xlim(-0.5, side - 0.5)
-        ax_out.set_ylim(side - 0.5, -0.5)
-        ax_out.set_aspect("equal")
-        fig.text(0.5, 0.04, res["formula"], ha="center", fontsize=11)
+        _set_image(self.im_out, colors)
+        side = max(o, G)  # same cell size as the input grid
+        self.ax_out.set_xlim(-0.5, side - 0.5)
+        self.ax_out.set_ylim(side - 0.5, -0.5)
+        self.ax_out.set_title(f"output {o}×{o}, cell {res['output_cell']}", fontsize=10)
         return res
 
-    @staticmethod
-    def _draw_input(ax, res) -> None:
+    def _draw_borders(self, G: int, o: int) -> None:
+        for lines in self._borders:
+            lines.remove()
+        self._borders = []
+        if G:
+            self._borders += _cell_lines(self.ax_in, G, G, color="0.55", lw=0.8 if G > 15 else 1.0)
+        if o:
+            self._borders += _cell_lines(self.ax_out, o, o, color="0.4")
+        self._sizes = (G, o)
+
+    def _draw_input(self, res, G: int) -> None:
+        self.im_in.set_visible(G > 0)
+        self.window.set_visible(G > 0 and res["taps"] is not None)
+        if not G:
+            self.ax_in.set_title("")
+            return
         coords, is_data = res["coords"], res["is_data"]
-        G = len(coords)
         colors = np.where(is_data[..., None], np.array(_DATA), np.array(_PAD))
         if res["taps"] is not None:
             lo = coords[0]
@@ -758,13 +787,10 @@ class ConvArithmeticView:
             hit[np.ix_(rows, cols)] = True
             colors[hit & is_data] = _DATA_HIT
             colors[hit & ~is_data] = _PAD_HIT
-            ax.add_patch(Rectangle((cols[0] - 0.5, rows[0] - 0.5), cols[-1] - cols[0] + 1,
-                                   rows[-1] - rows[0] + 1, fill=False, lw=2, ec="#cc0000"))
-        ax.imshow(colors, interpolation="nearest", extent=(-0.5, G - 0.5, G - 0.5, -0.5))
-        _cell_grid(ax, G, G, color="0.55", lw=0.8 if G > 15 else 1.0)
-        ax.set_aspect("equal")
+            self.window.set_bounds(cols[0] - 0.5, rows[0] - 0.5, cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1)
+        _set_image(self.im_in, colors)
         what = "input spread by the stride and padded" if res["transposed"] else "input (blue) with padding"
-        ax.set_title(what, fontsize=10)
+        self.ax_in.set_title(what, fontsize=10)
 
 
 def _wrap(text: str, width: int) -> str:
