@@ -221,12 +221,15 @@ def render_figure(fig: Figure, format: str = "png") -> bytes:
 
     fig.canvas.draw()
     # the figures are opaque: encoding RGB instead of RGBA saves a quarter of the work
-    rgb = np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    # (and PIL drops the alpha channel five times faster than a NumPy copy)
+    rgba = fig.canvas.buffer_rgba()
+    rgb = Image.frombuffer("RGBA", fig.canvas.get_width_height(physical=True), rgba, "raw", "RGBA", 0, 1)
+    rgb = rgb.convert("RGB")
     buf = io.BytesIO()
     if format == "png":
-        Image.fromarray(rgb).save(buf, format="png", compress_level=1)
+        rgb.save(buf, format="png", compress_level=1)
     else:
-        Image.fromarray(rgb).save(buf, format="jpeg", quality=92, subsampling=0)
+        rgb.save(buf, format="jpeg", quality=92, subsampling=0)
     return buf.getvalue()
 
 
@@ -1201,15 +1204,15 @@ class PoolingView:
                 im = self.images[r, c]
                 _set_image(im, values)
                 im.set_clim(*((-clim, clim) if c == 2 else (vmin, vmax)))
-                if c < 2:
+                if c < 2 and small:
                     # blank = 0 in the input keeps the map readable
                     shown = np.ones(values.shape, bool) if c else values != 0
-                    if not small:
-                        shown[...] = False
                     vals = values[shown]
                     self.labels[r][c].set_labels(
                         _cell_positions(*values.shape)[shown.ravel()], [_fmt(v) for v in vals],
                         ["white" if v < (vmin + vmax) / 2 else "black" for v in vals])
+                elif c < 2:
+                    self.labels[r][c].set_labels(np.empty((0, 2)), [])
             winners = res["winners" + suffix]
             n_windows = res["pooled"].size
             if winners is not None and n_windows <= 400:
@@ -1580,51 +1583,79 @@ def _tap_colors(n: int) -> ListedColormap:
 
 
 class ConvMatrixView:
-    """The weight-shared band matrix (same weight = same colour) and the parameter counts."""
+    """The weight-shared band matrix (same weight = same colour) and the parameter counts.
+
+    The three axes and their artists are made once; a new matrix shape only moves the
+    axes (new width ratios) and redraws the cell borders.
+    """
 
     image_format = "png"
 
     def __init__(self) -> None:
-        self.figure = _new_figure(10, 4.2)
+        fig = self.figure = _new_figure(10, 4.2)
+        self.ax_m, self.ax_k, self.ax_p = (fig.add_subplot(1, 3, i + 1) for i in range(3))
+        for ax in (self.ax_m, self.ax_k, self.ax_p):
+            _blank_axes(ax)
+        self.im_m = self.ax_m.imshow(np.zeros((1, 1)), interpolation="nearest", aspect="equal")
+        self.im_k = self.ax_k.imshow(np.zeros((1, 1)), interpolation="nearest")
+        self.labels_m = _Labels(self.ax_m, fontsize=9)
+        self.labels_k = _Labels(self.ax_k, fontsize=11)
+        self.ax_k.set_title("kernel (colour = weight)", fontsize=9.5)
+        self.params = self.ax_p.text(0.05, 0.95, "", transform=self.ax_p.transAxes, ha="left", va="top",
+                                     fontsize=10)
+        self.title = fig.suptitle("", fontsize=10.5)
         self.result: dict[str, Any] = {}
+        self._borders: list = []
+        self._layout: tuple | None = None
+
+    def _arrange(self, rows: int, cols: int, kshape: tuple[int, int]) -> None:
+        """Size the figure and the axes for a (rows, cols) matrix and a kernel of shape kshape."""
+        fig = self.figure
+        fig.set_size_inches(10, float(np.clip(0.32 * rows + 2.2, 3.0, 7.5)))
+        grid = fig.add_gridspec(1, 3, width_ratios=[max(cols, 6), max(kshape[1], 2), 4], left=0.03,
+                                right=0.99, top=0.80, bottom=0.04, wspace=0.15)
+        for i, ax in enumerate((self.ax_m, self.ax_k, self.ax_p)):
+            ax.set_subplotspec(grid[0, i])
+        for lines in self._borders:
+            lines.remove()
+        self._borders = (_cell_lines(self.ax_m, rows, cols, color="0.85", lw=0.5)
+                         + _cell_lines(self.ax_k, *kshape))
+        self.labels_m.fontsize = 9 if cols <= 16 else 6.5
+        self._layout = (rows, cols, kshape)
 
     def update(self, input_shape=8, kernel=(-1, 0, 1), *, stride: int = 1, padding: int = 0,
                dilation: int = 1, bias: bool = False) -> dict[str, Any]:
         res = conv_matrix_result(input_shape, kernel, stride=stride, padding=padding, dilation=dilation,
                                  bias=bias)
         self.result = res
-        fig = self.figure
-        fig.clear()
         M, tap, k = res["matrix"], res["tap"], res["kernel"]
         rows, cols = M.shape
         k2 = k if k.ndim == 2 else k[None]
+        if (rows, cols, k2.shape) != self._layout:
+            self._arrange(rows, cols, k2.shape)
         cmap = _tap_colors(k.size)
-        fig.set_size_inches(10, float(np.clip(0.32 * rows + 2.2, 3.0, 7.5)))
-        grid = fig.add_gridspec(1, 3, width_ratios=[max(cols, 6), max(k2.shape[1], 2), 4], left=0.03,
-                                right=0.99, top=0.80, bottom=0.04, wspace=0.15)
-        ax_m, ax_k, ax_p = (fig.add_subplot(grid[0, i]) for i in range(3))
-        ax_m.imshow(tap, cmap=cmap, vmin=-0.5, vmax=k.size + 0.5, interpolation="nearest", aspect="equal")
+        _set_image(self.im_m, tap)
+        _set_image(self.im_k, np.arange(1, k.size + 1).reshape(k2.shape))
+        for im in (self.im_m, self.im_k):
+            im.set_cmap(cmap)
+            im.set_clim(-0.5, k.size + 0.5)
         if rows * cols <= 900:
-            _Labels(ax_m, fontsize=9 if cols <= 16 else 6.5).set_labels(
+            self.labels_m.set_labels(
                 _cell_positions(rows, cols), [_fmt(m) if t else "0" for m, t in zip(M.ravel(), tap.ravel())],
                 ["black" if t else "0.75" for t in tap.ravel()])
-        _cell_grid(ax_m, rows, cols, color="0.85", lw=0.5)
+        else:
+            self.labels_m.set_labels(np.empty((0, 2)), [])
+        self.labels_k.set_labels(_cell_positions(*k2.shape), [_fmt(v) for v in k2.ravel()])
         in_desc = "×".join(map(str, res["input_shape"]))
         out_desc = "×".join(map(str, res["output_shape"]))
-        ax_m.set_title(f"matrix {rows}×{cols}: output ({out_desc}, flattened) = M @ input ({in_desc}, flattened)",
-                       fontsize=9.5)
-        ax_k.imshow(np.arange(1, k.size + 1).reshape(k2.shape), cmap=cmap, vmin=-0.5, vmax=k.size + 0.5)
-        _Labels(ax_k, fontsize=11).set_labels(_cell_positions(*k2.shape), [_fmt(v) for v in k2.ravel()])
-        _cell_grid(ax_k, *k2.shape)
-        ax_k.set_title("kernel (colour = weight)", fontsize=9.5)
+        self.ax_m.set_title(f"matrix {rows}×{cols}: output ({out_desc}, flattened) = M @ input ({in_desc}, "
+                            f"flattened)", fontsize=9.5)
         what = "weights + bias" if res["bias"] else "weights"
-        _blank_axes(ax_p)
-        ax_p.text(0.05, 0.95, f"parameters ({what})\n\nconvolution: {res['conv_params']:,}\n"
-                  f"dense layer {cols} → {rows}: {res['dense_params']:,}", transform=ax_p.transAxes,
-                  ha="left", va="top", fontsize=10)
-        fig.suptitle(f"convolution as a sparse, weight-shared matrix: {res['nonzeros']} of {rows * cols} "
-                     f"entries non-zero ({100 * res['nonzeros'] / (rows * cols):.0f}%), "
-                     f"all copies of {k.size} weights", fontsize=10.5)
+        self.params.set_text(f"parameters ({what})\n\nconvolution: {res['conv_params']:,}\n"
+                             f"dense layer {cols} → {rows}: {res['dense_params']:,}")
+        self.title.set_text(f"convolution as a sparse, weight-shared matrix: {res['nonzeros']} of {rows * cols} "
+                            f"entries non-zero ({100 * res['nonzeros'] / (rows * cols):.0f}%), "
+                            f"all copies of {k.size} weights")
         return res
 
 
@@ -1713,33 +1744,84 @@ def feature_maps(model, image) -> dict[str, Any]:
     return {"maps": maps, "filters": filters, "image": arr, "error": error}
 
 
+def _mosaic(tiles: Sequence[np.ndarray], cols: int, gap: tuple[int, int], fill=np.nan
+            ) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
+    """Lay equal-shaped tiles out row by row in one array, with room above each row for a label.
+
+    Parameters
+    ----------
+    tiles : sequence of ndarray, each of shape (h, w) or (h, w, 3)
+    cols : int
+        Tiles per row.
+    gap : (int, int)
+        Cells left free above each row of tiles (for labels) and between two tiles of a row.
+    fill : float
+        Value of the free cells (NaN: drawn in the colour map's "bad" colour).
+
+    Returns
+    -------
+    mosaic : ndarray
+    where : list of (slice, slice)
+        ``mosaic[where[i]]`` is ``tiles[i]``.
+    """
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    gy, gx = gap
+    mosaic = np.full((rows * (gy + h), cols * w + (cols - 1) * gx) + tiles[0].shape[2:], fill)
+    where = []
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        y, x = r * (gy + h) + gy, c * (w + gx)
+        where.append((slice(y, y + h), slice(x, x + w)))
+        mosaic[where[-1]] = tile
+    return mosaic, where
+
+
 class FeatureMapView:
-    """Input and first-layer filters on top, then up to 16 feature maps of one layer."""
+    """Input and first-layer filters on top, then up to 16 feature maps of one layer.
+
+    The filters and the maps are each drawn as one mosaic image (one image to colour
+    and resample per redraw instead of one per panel); ``map_tiles[i]`` is where map
+    ``start + i`` sits in ``im_m``'s array.
+    """
 
     image_format = "jpeg"
 
     N_FILTERS = 7
     N_MAPS = 16
+    _PER_ROW = 8
 
     def __init__(self) -> None:
         fig = self.figure = _new_figure(10, 4.8)
         grid = fig.add_gridspec(3, 8, left=0.01, right=0.92, top=0.88, bottom=0.02, hspace=0.3, wspace=0.08)
         self.ax_in = fig.add_subplot(grid[0, 0])
-        self.ax_f = [fig.add_subplot(grid[0, 1 + i]) for i in range(self.N_FILTERS)]
-        self.ax_m = [fig.add_subplot(grid[1 + i // 8, i % 8]) for i in range(self.N_MAPS)]
+        self.ax_f = fig.add_subplot(grid[0, 1:])
+        self.ax_m = fig.add_subplot(grid[1:, :])
         cax = fig.add_axes((0.94, 0.05, 0.012, 0.55))
-        for ax in [self.ax_in, *self.ax_f, *self.ax_m]:
+        for ax in (self.ax_in, self.ax_f, self.ax_m):
             _blank_axes(ax)
         self.im_in = self.ax_in.imshow(np.zeros((2, 2)), cmap="gray")
         self.ax_in.set_title("input", fontsize=8)
-        self.im_f = [ax.imshow(np.zeros((2, 2)), cmap=_DIVERGING) for ax in self.ax_f]
-        self.im_m = [ax.imshow(np.zeros((2, 2)), cmap=_DIVERGING, interpolation="antialiased")
-                     for ax in self.ax_m]
-        fig.colorbar(self.im_m[0], cax=cax)
+        diverging = plt.get_cmap(_DIVERGING).with_extremes(bad="white")
+        self.im_f = self.ax_f.imshow(np.zeros((2, 2)), cmap=diverging, vmin=-1, vmax=1, interpolation="nearest")
+        self.im_m = self.ax_m.imshow(np.zeros((2, 2)), cmap=diverging, interpolation="antialiased")
+        self.labels_f = _Labels(self.ax_f, fontsize=7)
+        self.labels_m = _Labels(self.ax_m, fontsize=7)
+        fig.colorbar(self.im_m, cax=cax)
         self.title = fig.suptitle("", fontsize=10)
         self.recorded: dict[str, Any] | None = None
         self._source = None
+        self.map_tiles: list[tuple[slice, slice]] = []
         self.result: dict[str, Any] = {}
+
+    def _show_tiles(self, im, labels: _Labels, tiles: list[np.ndarray], names: list[str], cols: int,
+                    fill=np.nan) -> list[tuple[slice, slice]]:
+        h, w = tiles[0].shape[:2]
+        gap = (max(1, round(0.3 * h)), max(1, round(0.08 * w)))
+        mosaic, where = _mosaic(tiles, cols, gap, fill)
+        _set_image(im, mosaic)
+        labels.set_labels([((x.start + x.stop - 1) / 2, y.start - 0.5 - gap[0] / 2) for y, x in where], names)
+        return where
 
     def record(self, model, image) -> dict[str, Any]:
         """Run the model once and draw the input and the filters (they do not change with the layer)."""
@@ -1753,22 +1835,20 @@ class FeatureMapView:
         if shown.ndim == 2:
             self.im_in.set_clim(float(shown.min()), float(shown.max()))
         filters = rec["filters"]
-        for i, (ax, im) in enumerate(zip(self.ax_f, self.im_f)):
-            if filters is None or i >= filters.shape[0]:
-                im.set_visible(False)
-                ax.set_title("")
-                continue
-            w = filters[i]
+        self.im_f.set_visible(filters is not None)
+        if filters is None:
+            self.labels_f.set_labels(np.empty((0, 2)), [])
+            return rec
+        tiles = []
+        for w in filters[: self.N_FILTERS]:
             if w.shape[0] == 3:  # an RGB filter reads best as a colour patch
                 rgb = np.moveaxis(w, 0, -1)
-                shown_w = (rgb - rgb.min()) / (np.ptp(rgb) or 1.0)
-            else:
-                shown_w = w.mean(axis=0)
-            _set_image(im, shown_w)
-            lim = _symmetric_limit(w)
-            im.set_clim(-lim, lim)
-            im.set_visible(True)
-            ax.set_title(f"filter {i}", fontsize=7)
+                tiles.append((rgb - rgb.min()) / (np.ptp(rgb) or 1.0))
+            else:  # each filter on its own symmetric scale, as -1..1
+                tiles.append(w.mean(axis=0) / _symmetric_limit(w))
+        names = [f"filter {i}" for i in range(len(tiles))]
+        self._show_tiles(self.im_f, self.labels_f, tiles, names, self.N_FILTERS,
+                         fill=1.0 if tiles[0].ndim == 3 else np.nan)
         return rec
 
     def update(self, model=None, image=None, *, layer: str | int | None = None, start: int = 0) -> dict[str, Any]:
@@ -1797,20 +1877,14 @@ class FeatureMapView:
         start = int(np.clip(start, 0, max(fmaps.shape[0] - 1, 0)))
         shown = fmaps[start : start + self.N_MAPS]
         lim = _symmetric_limit(fmaps)
-        # a map much larger than its ~100-pixel panel is thinned first: the same picture,
+        # a map much larger than its ~100-pixel tile is thinned first: the same picture,
         # a fraction of the colour-mapping work
-        box = self.ax_m[0].get_position()
-        panel_px = box.width * self.figure.get_figwidth() * self.figure.dpi
-        thin = max(1, int(max(fmaps.shape[1:]) // panel_px))
-        for i, (ax, im) in enumerate(zip(self.ax_m, self.im_m)):
-            if i < len(shown):
-                _set_image(im, shown[i][::thin, ::thin])
-                im.set_clim(-lim, lim)
-                im.set_visible(True)
-                ax.set_title(f"map {start + i}", fontsize=7)
-            else:
-                im.set_visible(False)
-                ax.set_title("")
+        box = self.ax_m.get_position(original=True)  # not the box shrunk to the last aspect
+        tile_px = box.width * self.figure.get_figwidth() * self.figure.dpi / self._PER_ROW
+        thin = max(1, int(max(fmaps.shape[1:]) // tile_px))
+        self.map_tiles = self._show_tiles(self.im_m, self.labels_m, [m[::thin, ::thin] for m in shown],
+                                          [f"map {start + i}" for i in range(len(shown))], self._PER_ROW)
+        self.im_m.set_clim(-lim, lim)
         C, H, W = fmaps.shape
         error = self.recorded["error"]
         self.title.set_text(f"{layer}: {C} feature maps of {H}×{W} (showing {start}..{start + len(shown) - 1})"

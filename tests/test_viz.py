@@ -471,10 +471,18 @@ def test_plot_feature_maps_picks_the_layer():
     image = data.camera()[::16, ::16]
     fig = viz.plot_feature_maps(model, image, layer="3")
     rec = viz.feature_maps(model, image)
-    shown = [ax.images[0] for ax in fig.axes[8:14]]
-    for i, im in enumerate(shown):
-        np.testing.assert_array_equal(im.get_array(), rec["maps"]["3 (Conv2d)"][i])
     assert "3 (Conv2d): 6 feature maps of 14×14" in _texts(fig)
+    assert "map 5" in _texts(fig) and "map 6" not in _texts(fig)
+    view = viz.FeatureMapView()
+    view.update(model, image, layer="3")
+    mosaic = np.ma.filled(view.im_m.get_array(), np.nan)
+    assert len(view.map_tiles) == 6
+    for i, tile in enumerate(view.map_tiles):  # each map sits in its tile of the mosaic
+        np.testing.assert_array_equal(mosaic[tile], rec["maps"]["3 (Conv2d)"][i])
+    free = np.ones(mosaic.shape, bool)
+    for tile in view.map_tiles:
+        free[tile] = False
+    assert np.isnan(mosaic[free]).all()  # and nothing else is drawn there
     with pytest.raises(ValueError, match="`layer`"):
         viz.plot_feature_maps(model, image, layer="9")
 
@@ -514,3 +522,18 @@ def test_labels_draw_each_string_in_its_cell():
     fig.canvas.draw()
     ink = np.asarray(fig.canvas.buffer_rgba())[..., 0] < 128
     assert not ink[:, :100].any() and ink[:, 100:].sum() > 30
+
+
+def test_feature_maps_keep_their_resolution_from_redraw_to_redraw():
+    """Large maps are thinned to their tile's size on screen, measured on the layout's box
+    (not on the box that the last draw shrank to the aspect, which would shrink them again)."""
+    model = _model()
+    view = viz.FeatureMapView()
+    view.update(model, data.camera(), layer=0)
+    first = view.im_m.get_array().shape
+    for _ in range(3):
+        viz.render_figure(view.figure, "jpeg")
+        view.update(model, data.camera(), layer=0)
+    assert view.im_m.get_array().shape == first
+    tile = view.map_tiles[0]
+    assert tile[1].stop - tile[1].start >= 100  # a 512-pixel map keeps about a tile's width
