@@ -5,6 +5,7 @@ def run(dropout=0.0, weight_decay=0.0, augment=False, patience=None, seed=0):
     torch.manual_seed(seed)
     net = LeNet5(dropout=dropout).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=weight_decay)
+    small_loader.generator.manual_seed(seed)  # every configuration sees the same batches
     loader = Shifted(small_loader, seed) if augment else small_loader
     val_losses = []
     for epoch in range(EPOCHS):
