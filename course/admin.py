@@ -69,16 +69,30 @@ def _find_root(root: str | os.PathLike | None) -> Path:
     return path
 
 
-def _env(root: Path) -> dict[str, str]:
-    """The grading kernels must import `course` even where it is not pip-installed."""
+#: Libraries that size their thread pools by the number of cores (PyTorch's OpenMP, the BLAS).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _env(root: Path, threads: int | None = None) -> dict[str, str]:
+    """The environment of nbgrader and its kernels.
+
+    The grading kernels must import `course` even where it is not pip-installed. With
+    ``threads``, the kernels' thread pools get that many threads (unless the caller set
+    the variables): ``jobs`` kernels side by side, each with a pool as large as the
+    machine, lose a fifth of their time competing for the cores.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    if threads is not None:
+        for variable in _THREAD_VARIABLES:
+            env.setdefault(variable, str(threads))
     return env
 
 
-def _nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=_env(root),
-                          capture_output=True, text=True, timeout=timeout)
+def _nbgrader(root: Path, *args: str, timeout: float | None = None,
+              threads: int | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root,
+                          env=_env(root, threads), capture_output=True, text=True, timeout=timeout)
 
 
 def _db_url(root: Path) -> str:
@@ -150,14 +164,14 @@ def scores(root=None, assignment: str = "", students: Sequence[str] | None = Non
 
 
 def _grade_one(root: Path, assignment: str, student: str, extra: Sequence[str],
-               retries: int, timeout: float | None) -> GradeResult:
+               retries: int, timeout: float | None, threads: int) -> GradeResult:
     start = time.perf_counter()
     attempt = 0
     while True:
         attempt += 1
         try:
             done = _nbgrader(root, "autograde", assignment, "--student", student, "--force",
-                             *extra, timeout=timeout)
+                             *extra, timeout=timeout, threads=threads)
             output, code = done.stdout + done.stderr, done.returncode
         except subprocess.TimeoutExpired:
             output, code = f"[ERROR] grading took longer than {timeout} s and was stopped", -9
@@ -210,13 +224,13 @@ def _worker(root: Path, assignment: str, extra: Sequence[str]) -> None:
 class _WorkerPool:
     """``jobs`` long-lived worker processes; a dead worker is replaced."""
 
-    def __init__(self, root: Path, assignment: str, extra: Sequence[str]):
+    def __init__(self, root: Path, assignment: str, extra: Sequence[str], threads: int):
         self.command = [sys.executable, "-m", "course.admin", "--root", str(root), "_worker",
                         assignment, "--", *extra]
-        self.root = root
+        self.root, self.threads = root, threads
 
     def start(self) -> subprocess.Popen:
-        return subprocess.Popen(self.command, cwd=self.root, env=_env(self.root),
+        return subprocess.Popen(self.command, cwd=self.root, env=_env(self.root, self.threads),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True, bufsize=1)
 
@@ -242,11 +256,11 @@ class _WorkerPool:
 
 
 def _autograde_workers(root: Path, assignment: str, students: Sequence[str], jobs: int,
-                       extra: Sequence[str], bar) -> list[GradeResult]:
+                       extra: Sequence[str], bar, threads: int) -> list[GradeResult]:
     import queue
     import threading
 
-    pool = _WorkerPool(root, assignment, extra)
+    pool = _WorkerPool(root, assignment, extra, threads)
     todo: queue.Queue[str] = queue.Queue()
     for student in students:
         todo.put(student)
@@ -306,6 +320,8 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
         ``jobs`` long-lived workers that use nbgrader's Python API. Workers save
         nbgrader's import (about 2 s of CPU) per submission; either way every
         notebook runs in a fresh kernel and a crash costs only that submission.
+        Either way the kernels' thread pools (PyTorch, BLAS) are sized to
+        ``cores // jobs`` threads, unless ``OMP_NUM_THREADS`` etc. are set.
 
     Returns
     -------
@@ -316,6 +332,8 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
     if jobs is not None and jobs < 1:
         raise ValueError(f"`jobs` must be >= 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
+    # each kernel's thread pools get its share of the cores (OMP_NUM_THREADS, ...)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     students = list(students) if students is not None else _students(root, assignment)
     if not students:
         raise SystemExit(f"no submissions of {assignment!r} in {root / 'submitted'}")
@@ -330,13 +348,14 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
     if per_process:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_grade_one, root, assignment, s, tuple(extra_args), retries,
-                                   timeout) for s in students]
+                                   timeout, threads) for s in students]
             for future in as_completed(futures):
                 results.append(future.result())
                 if bar is not None:
                     bar.update(1)
     else:
-        results = _autograde_workers(root, assignment, students, jobs, tuple(extra_args), bar)
+        results = _autograde_workers(root, assignment, students, jobs, tuple(extra_args), bar,
+                                     threads)
     if bar is not None:
         bar.close()
     table = scores(root, assignment, students)

@@ -243,3 +243,15 @@ def test_admin_works_from_a_venv_that_is_not_activated(tmp_path):
         env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "g.csv").read_text().splitlines()[0].startswith("assignment,")
+
+
+def test_parallel_kernels_get_their_share_of_the_cores(monkeypatch, tmp_path):
+    """`jobs` kernels side by side must not each start a thread pool as large as the machine."""
+    for variable in admin._THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    env = admin._env(tmp_path, threads=1)
+    assert [env[v] for v in admin._THREAD_VARIABLES] == ["1", "1", "1"]
+    assert str(tmp_path) in env["PYTHONPATH"].split(os.pathsep)
+    assert not set(admin._THREAD_VARIABLES) & set(admin._env(tmp_path))  # nbgrader alone: untouched
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
+    assert admin._env(tmp_path, threads=1)["OMP_NUM_THREADS"] == "3"
