@@ -32,12 +32,15 @@ def _paired_ms(ours, theirs, repeat: int) -> tuple[float, float, float]:
     """Median times of both sides and the median of their per-pair ratios.
 
     The two sides alternate call by call, so that a slow spell of a shared machine
-    (which lasts far longer than one call) slows both alike and the ratio stays put.
+    (which lasts far longer than one call) slows both alike and the ratio stays put;
+    which goes first alternates too, since a call right after the other side's may
+    find that side's threads still spinning on the cores.
     """
     ours(), theirs()  # warm-up: first-call allocations, thread pools
     t_ours, t_theirs = [], []
-    for _ in range(repeat):
-        for fn, times in ((ours, t_ours), (theirs, t_theirs)):
+    for i in range(repeat):
+        pair = ((ours, t_ours), (theirs, t_theirs))
+        for fn, times in pair if i % 2 == 0 else pair[::-1]:
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)

@@ -52,6 +52,20 @@ def test_conv2d_matches_torch(case):
     assert max_err(ops.conv2d(x, w, **kw), expected) <= TOL
 
 
+@pytest.mark.parametrize("block_bytes", [1, 5000, 40000])  # bands of 1, 2 rows; 3 images
+def test_conv2d_in_blocks_of_rows_and_images_matches_torch(monkeypatch, block_bytes):
+    """conv2d builds its column matrix block by block (a band of output rows of one image,
+    or several whole images); with tiny blocks every image is split into bands."""
+    import course.conv
+
+    monkeypatch.setattr(course.conv, "_COLUMNS_BYTES", block_bytes)
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((5, 4, 11, 9)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+    expected = reference("conv2d", x, w, b, **kw).value
+    assert max_err(ops.conv2d(x, w, b, **kw), expected) <= TOL
+
+
 @settings(max_examples=40, deadline=None)
 @given(conv2d_cases())
 def test_conv2d_naive_matches_torch(case):
