@@ -162,7 +162,9 @@ class _TextCachingRenderer(RendererAgg):
         plain = mtext is None or (mtext.get_fontfeatures() is None and mtext.get_language() is None)
         if ismath or angle % 360 or not s.strip() or not plain:
             return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
-        key = (s, hash(prop), self.dpi, tuple(gc.get_rgb()), gc.get_alpha(), gc.get_antialiased())
+        font = (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+                prop.get_stretch(), prop.get_size_in_points(), prop.get_file())
+        key = (s, font, self.dpi, tuple(gc.get_rgb()), gc.get_alpha(), gc.get_antialiased())
         hit = self._cache.get(key)
         if hit is None:
             width, height, descent = self.get_text_width_height_descent(s, prop, False)

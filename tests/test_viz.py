@@ -537,3 +537,26 @@ def test_feature_maps_keep_their_resolution_from_redraw_to_redraw():
     assert view.im_m.get_array().shape == first
     tile = view.map_tiles[0]
     assert tile[1].stop - tile[1].start >= 100  # a 512-pixel map keeps about a tile's width
+
+
+def test_text_cache_draws_what_matplotlib_draws():
+    """The explorers' canvas rasterizes each line of text once and reuses it: the pixels must
+    be Matplotlib's (to within sub-pixel placement), and lines that differ only in colour or
+    size must not be mixed up."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def render(canvas_class, draws=1):
+        fig = Figure(figsize=(3, 1), dpi=100)
+        canvas_class(fig)
+        fig.text(0.1, 0.6, "conv 3×3 → 55", fontsize=12, color="red")
+        fig.text(0.1, 0.2, "conv 3×3 → 55", fontsize=8)
+        for _ in range(draws):  # the second draw comes from the cache
+            fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba()).astype(int)
+
+    ours, agg = render(viz._Canvas, draws=2), render(FigureCanvasAgg)
+    assert np.abs(ours - agg).mean() < 1.0
+    red = (ours[..., 0] > 150) & (ours[..., 1] < 100)
+    dark = ours[..., :3].sum(axis=-1) < 200
+    assert red[:50].sum() > 50 and not red[50:].any()  # the large red line, in the top half
+    assert dark[50:].sum() > 20 and not dark[:50].any()  # the small black one, below
