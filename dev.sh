@@ -46,9 +46,9 @@ case "${1:-}" in
         install
         shift
         # Jupyter refuses to start as root unless told; containers and these machines run as root.
-        root_flag=()
-        [ "$(id -u)" -ne 0 ] || root_flag=(--allow-root)
-        exec "$VENV/bin/jupyter" lab --notebook-dir=. "${root_flag[@]}" "$@"
+        root_flag=""
+        [ "$(id -u)" -ne 0 ] || root_flag="--allow-root"
+        exec "$VENV/bin/jupyter" lab --notebook-dir=. ${root_flag:+"$root_flag"} "$@"
         ;;
     test)
         install
