@@ -1,6 +1,6 @@
 """Sequential `nbgrader autograde ps1` versus `course-admin autograde ps1 --jobs N`.
 
-Builds a temporary course with this repository's nbgrader_config.py and source/,
+Builds a temporary course with this repository's nbgrader_config.py and source/ps1,
 makes STUDENTS submissions of ps1 (the instructor's answers, with one typical
 mistake in every third one), grades them once with nbgrader's own sequential
 command and once with course-admin in parallel (each run on a fresh gradebook), in
@@ -20,30 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_grading import _course  # noqa: E402  the same course and submissions
 from course import admin  # noqa: E402
-from test_nbgrader import PATCHES, _submission  # noqa: E402
-
-
-def _course(base: Path, students: int) -> Path:
-    root = base / "course"
-    root.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "source", root / "source")
-    admin.release(root, ["ps1"])
-    variants = [PATCHES[name] for name in ("ps1_instructor", "ps1_flipped_kernel", "ps1_ceil",
-                                           "ps1_padding_mode", "ps1_forbidden_call")]
-    for number in range(students):
-        patch = variants[0] if number % 3 else variants[(number // 3) % len(variants)]
-        folder = root / "submitted" / f"student{number:03d}" / "ps1"
-        folder.mkdir(parents=True)
-        nbformat.write(_submission(root, patch), folder / "ps1.ipynb")
-    return root
 
 
 def _reset(root: Path) -> None:
@@ -92,7 +75,7 @@ def main() -> None:
         for name, path in env_dirs.items():
             os.makedirs(path, exist_ok=True)
             os.environ[name] = path
-        root = _course(Path(tmp), args.students)
+        root = _course(Path(tmp), "ps1", args.students)
         students = sorted(p.name for p in (root / "submitted").iterdir())
         identical = True
         for round_ in range(args.rounds):
