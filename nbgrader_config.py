@@ -2,8 +2,12 @@
 
 Run nbgrader from this folder (or through ``course-admin``): source/ holds the
 instructor notebooks, release/ what students get, and submitted/, autograded/,
-feedback/ and gradebook.db are created by grading and never committed.
+feedback/, grading_records/ and gradebook.db are created by grading and never committed.
 Every setting here is checked by tests/test_nbgrader.py.
+
+Grading runs every submission's code in a sandbox and computes the grades of the
+problem sets' test cells with the judge (course/grading/); see the README's "Grading
+safely" for what that isolates and how to change the limits below.
 """
 import os
 
@@ -23,6 +27,29 @@ c.ExecutePreprocessor.timeout = 60
 # No history database per kernel, and short tracebacks: an IPython traceback echoes the
 # source lines of the failing cell, which would show hidden tests in the feedback.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
+
+# Every submission's notebook runs in a bubblewrap sandbox (ExecuteInSandbox replaces
+# nbgrader's Execute), and the judge writes the verdict of every test cell it grades
+# (JudgeTestCells) before nbgrader reads the grades from the outputs.
+c.Autograde.autograde_preprocessors = [
+    "course.grading.autograde.ExecuteInSandbox",
+    "course.grading.autograde.JudgeTestCells",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# The limits on one submission (course-admin autograde --memory, --budget, ... override them).
+c.Sandboxing.sandbox = True                 # False: grade with the grader's rights (--no-sandbox)
+c.Sandboxing.memory = 4 * 1024 ** 3         # bytes for everything the submission runs
+c.Sandboxing.budget = 300.0                 # seconds for the whole submission, notebook and judge
+c.Sandboxing.processes = 256                # processes and threads at once
+c.Sandboxing.output = 1_000_000             # bytes of output kept per cell
+c.Sandboxing.disk = 512 * 1024 ** 2         # bytes the submission may write (in memory)
+# Seconds one call of a student's function may take while the judge grades it.
+c.JudgeTestCells.call_timeout = 30.0
 
 # A test cell a student deleted is put back from the gradebook when grading.
 c.OverwriteCells.add_missing_cells = True

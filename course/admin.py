@@ -8,6 +8,14 @@ or pass ``--root``::
     course-admin feedback ps1                 # feedback/*/ps1/*.html
     course-admin export --to grades.csv       # all grades as CSV
 
+``autograde`` runs every submission's code in a sandbox (bubblewrap: no network, no
+view of the course, the gradebook or other students; limits on memory, time,
+processes and output; see :mod:`course.grading.sandbox`) and lets the judge compute the
+grades of the problem sets' test cells (:mod:`course.grading.judge`). Where no sandbox
+can run it refuses and says why; ``--no-sandbox`` grades with the grader's rights, as
+plain nbgrader does. A submission that hits a limit gets its grade and a note naming
+the limit, in its feedback and in the summary table.
+
 ``autograde`` grades ``--jobs`` submissions at a time, where nbgrader itself grades
 students one after the other. By default ``--jobs`` worker processes each import
 nbgrader once (2 s of CPU) and grade one submission after another through
@@ -31,7 +39,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["GradeResult", "autograde", "export", "feedback", "main", "release", "scores"]
+__all__ = ["GradeResult", "autograde", "export", "feedback", "main", "release", "scores",
+           "UNPROTECTED"]
+
+UNPROTECTED = """\
+WARNING: grading without a sandbox. Each submission's code runs with your rights, in the
+course directory, as plain nbgrader runs it: it can read source/ (the solutions), change
+the gradebook, the course's code and other students' files, use the network, and use
+any amount of memory, processes and disk. The judge still computes the grades of the
+problem sets' test cells in its own process from fresh inputs, but the judged process
+is not isolated either: other libraries are off its path, not absent. Grade this way
+only on a machine where no submission can do harm (a throw-away VM or container)."""
 
 LOCKED = "database is locked"
 
@@ -55,6 +73,7 @@ class GradeResult:
     message: str = ""
     seconds: float = 0.0
     attempts: int = 1
+    limits: list[str] = field(default_factory=list)  # limits the submission hit
 
     @property
     def ok(self) -> bool:
@@ -292,10 +311,52 @@ def _autograde_workers(root: Path, assignment: str, students: Sequence[str], job
     return results
 
 
+def _sandbox_args(sandbox: bool, limits: dict | None, replay: bool) -> list[str]:
+    """nbgrader options for the sandbox settings; refuses where no sandbox can run."""
+    from course.grading.sandbox import Limits, unavailable
+
+    if sandbox:
+        reason = unavailable()
+        if reason:
+            raise SystemExit(f"course-admin: cannot grade in a sandbox here: {reason}.\n"
+                             "Grade on a Linux machine with user namespaces, or pass "
+                             "--no-sandbox to grade with your own rights (see the README's "
+                             "'Grading safely' for what that gives up).")
+    else:
+        print(UNPROTECTED, file=sys.stderr)
+    args = [] if sandbox else ["--Sandboxing.sandbox=False"]
+    Limits(**{k: v for k, v in (limits or {}).items()})  # bad values fail here, with the name
+    for name, value in (limits or {}).items():
+        args.append(f"--Sandboxing.{name}={value}")
+    if replay:
+        args.append("--Sandboxing.replay=True")
+    return args
+
+
+def _limits_hit(root: Path, assignment: str, student: str) -> list[str]:
+    """The limits a submission hit, from the judge's records of its notebooks."""
+    import json
+
+    found = []
+    folder = root / "grading_records" / assignment / student
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for hit in record.get("limits", []):
+            where = f" in cell {hit['cell']}" if hit.get("cell") is not None else ""
+            text = f"{hit.get('limit')}{where}"
+            if text not in found:
+                found.append(text)
+    return found
+
+
 def autograde(assignment: str, root=None, jobs: int | None = None,
               students: Sequence[str] | None = None, extra_args: Sequence[str] = (),
               retries: int = 5, timeout: float | None = None,
-              progress: bool = True, per_process: bool = False) -> list[GradeResult]:
+              progress: bool = True, per_process: bool = False, sandbox: bool = True,
+              limits: dict[str, float] | None = None, replay: bool = False) -> list[GradeResult]:
     """Autograde every submission of ``assignment``, ``jobs`` processes at a time.
 
     Parameters
@@ -322,6 +383,14 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
         notebook runs in a fresh kernel and a crash costs only that submission.
         Either way the kernels' thread pools (PyTorch, BLAS) are sized to
         ``cores // jobs`` threads, unless ``OMP_NUM_THREADS`` etc. are set.
+    sandbox : bool
+        Run each submission in a sandbox (the default). Raises SystemExit with the
+        reason where none can run; False grades with the grader's rights and warns.
+    limits : dict, optional
+        Overrides of the per-submission limits: ``memory``, ``budget``, ``processes``,
+        ``output``, ``disk`` (see :class:`course.grading.sandbox.Limits`).
+    replay : bool
+        Judge with the seeds recorded at the last grading, to reproduce its verdicts.
 
     Returns
     -------
@@ -331,6 +400,7 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
     root = _find_root(root)
     if jobs is not None and jobs < 1:
         raise ValueError(f"`jobs` must be >= 1, got {jobs}")
+    extra_args = tuple(extra_args) + tuple(_sandbox_args(sandbox, limits, replay))
     jobs = jobs or os.cpu_count() or 1
     # each kernel's thread pools get its share of the cores (OMP_NUM_THREADS, ...)
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -360,6 +430,7 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
         bar.close()
     table = scores(root, assignment, students)
     for result in results:
+        result.limits = _limits_hit(root, assignment, result.student)
         if result.student in table:
             result.score, result.max_score, result.grades = table[result.student]
         elif result.ok:
@@ -375,6 +446,8 @@ def summary(results: Sequence[GradeResult]) -> str:
     rows = [header]
     for r in results:
         status = "ok" if r.ok else f"FAILED: {r.message}"
+        if r.limits:
+            status += f" (limits: {'; '.join(r.limits)})"
         rows.append([r.student, f"{r.score:g}/{r.max_score:g}",
                      *[f"{r.grades[p]:g}" if p in r.grades else "-" for p in parts], status])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -406,6 +479,19 @@ def export(root=None, to: str = "grades.csv") -> Path:
     return target
 
 
+def _bytes(text: str) -> int:
+    """'4G', '512M', '1000000' -> bytes (binary units)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 4G, 512M or 1000000, "
+                                         f"got {text!r}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course-admin", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", help="course directory (default: the current directory)")
@@ -424,6 +510,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--per-process", action="store_true",
                    help="one `nbgrader autograde --student S` process per submission")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions with your own rights, unisolated (see 'Grading safely')")
+    p.add_argument("--memory", type=_bytes, help="memory per submission, e.g. 4G (default 4G)")
+    p.add_argument("--budget", type=float,
+                   help="seconds of wall-clock time per submission (default 300)")
+    p.add_argument("--processes", type=int, help="processes per submission (default 256)")
+    p.add_argument("--output", type=_bytes, help="output kept per cell, e.g. 1M (default 1M)")
+    p.add_argument("--disk", type=_bytes, help="bytes a submission may write (default 512M)")
+    p.add_argument("--replay", action="store_true",
+                   help="judge with the seeds recorded at the last grading")
     p.epilog = "Arguments after `--` go to every nbgrader process, e.g. -- --Execute.timeout=10"
     p = commands.add_parser("_worker")
     p.add_argument("assignment")
@@ -439,9 +535,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "release":
         release(args.root, args.assignments)
     elif args.command == "autograde":
+        limits = {name: getattr(args, name) for name in ("memory", "budget", "processes",
+                                                          "output", "disk")
+                  if getattr(args, name) is not None}
         results = autograde(args.assignment, args.root, args.jobs, args.student,
                             nbgrader_args, timeout=args.timeout,
-                            progress=not args.no_progress, per_process=args.per_process)
+                            progress=not args.no_progress, per_process=args.per_process,
+                            sandbox=not args.no_sandbox, limits=limits, replay=args.replay)
         print(summary(results))
         failed = [r.student for r in results if not r.ok]
         if failed:

@@ -1,0 +1,54 @@
+"""Grading: checks students run in their notebooks, and a judge that grades out of their reach.
+
+In the notebook a test cell calls ``ps1.check_correlate2d(correlate2d)``: the visible
+cases run at once, in the student's kernel, and say what is wrong. When the instructor
+grades, the student's code never runs in the grader's process: the notebook runs in a
+sandbox, and the *judge* calls the student's functions in a separate judged process
+(which has NumPy, and PyTorch where the task allows it, but not SciPy or the course's
+reference code), on inputs drawn from a fresh seed, and compares the answers with
+PyTorch in its own process. Only plain data crosses between them.
+
+Module map
+----------
+The engine
+    :mod:`.cases`       ``Case``, ``Mistake``, the reproducible ``Rng``, comparisons
+    :mod:`.engine`      ``Task`` and ``CaseTask``, the ``@task`` registry, the result
+                        strategies (``ArrayResult``, ``ArraysResult``, ``IntResult``,
+                        ``EstimateResult``), ``LocalTarget`` for checks in the notebook
+    :mod:`.references`  expected values from PyTorch, shared arithmetic and messages
+The judge and its wire
+    :mod:`.wire`        the plain-data format: JSON plus ``.npy`` blobs, no pickles
+    :mod:`.judge`       draws the seed, runs the judged process, turns replies into
+                        verdicts (``judge_notebook``)
+    :mod:`.judged`      the judged process: rebuilds the notebook's definitions, answers calls
+    :mod:`.catalogue`   the callables and PyTorch procedures the judge can name
+    :mod:`.guard`       refuses library shortcuts while student code runs (a teaching aid)
+The sandbox runner
+    :mod:`.sandbox`     bubblewrap namespaces, read-only views, cgroup or rlimit limits
+    :mod:`.launch`      joins the cgroup and sets rlimits before the sandboxed program starts
+    :mod:`.execute`     runs a notebook inside a sandbox and streams back its outputs
+    :mod:`.autograde`   nbgrader preprocessors: ``ExecuteInSandbox``, ``JudgeTestCells``
+The problem sets
+    :mod:`.ps1` ... :mod:`.ps4`   one module per assignment, one task class per test cell
+
+Adding an exercise
+------------------
+Write one task class in the problem set's module and one line that exposes its check::
+
+    @task("test_box_blur")                  # the grade id of the test cell
+    class BoxBlur(CaseTask):
+        result = ArrayResult()              # the function returns one ndarray
+
+        def cases(self, rng, hidden):       # visible cases; more when hidden
+            ...
+        def expected(self, case):           # (value, "PyTorch float64 on cpu")
+            ...
+        def mistakes(self, case):           # [Mistake("what they did", value), ...]
+            ...
+
+    check_box_blur = BoxBlur.check
+
+The test cell calls ``check_box_blur(box_blur)``; the judge finds the task by the
+cell's grade id. Add the typical wrong submissions and their expected messages to
+``tests/`` (see the README's contributor section).
+"""

@@ -1,0 +1,559 @@
+"""The grading engine: tasks, the targets they call, and one verdict strategy per kind of result.
+
+A :class:`Task` is one graded exercise (one test cell of a problem set). Its
+:meth:`Task.judge` calls the student's code through a *target* and returns a
+:class:`Verdict`:
+
+* :class:`LocalTarget` calls a function the student passes in their own kernel (the
+  visible checks of a test cell, ``check_x(fn)``, and the self-check
+  ``check_x(fn, hidden=True)``);
+* the judge's remote target (:class:`course.grading.judge.RemoteTarget`) calls the
+  function of the same name in the judged process, where only plain data crosses.
+
+Both go through the same code, so a student sees in the notebook the messages the
+grade will give. Most tasks are :class:`CaseTask`: a table of cases (smallest first),
+the expected value of each from a PyTorch reference, typical mistakes, and a
+:class:`Result` strategy that judges what came back:
+
+=======================  ==============================================================
+:class:`ArrayResult`     one ndarray: type, shape, finite values, values, inputs unchanged
+:class:`ArraysResult`    a tuple of ndarrays (``parts``), each judged as above
+:class:`IntResult`       a whole number (output sizes, parameter counts)
+:class:`EstimateResult`  a gradient check's relative error: small for a right backward
+                         pass, large for a wrong one
+=======================  ==============================================================
+
+Tasks register with the :func:`task` decorator under their problem set (the module
+they are defined in) and their test cell's grade id; :func:`tasks` lists a problem
+set's. A diagnosis ("Likely mistake: ...") is given only when the student's answer
+equals that mistake's answer in value; otherwise the message shows the case, the
+expected and the received value, and says that no known mistake matches.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import guard as _guard
+from . import wire
+from .cases import Case, Mistake, Rng, compare, fmt, same, unravel
+
+__all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult",
+           "LocalTarget", "Outcome", "Result", "Task", "Verdict", "task", "tasks"]
+
+NO_MATCH = "No typical mistake matches your output; compare it with the expected values above."
+
+
+def helper_missing(task: str, helper: str) -> str:
+    return (f"`{task}` must call your `{helper}` (define it above, run its cell, then this "
+            f"one); no function `{helper}` was found.")
+
+
+@dataclass
+class Verdict:
+    """The outcome of judging one task: passed or not, and the message for the student."""
+
+    passed: bool
+    message: str
+    cases: int = 0
+
+
+@dataclass
+class Outcome:
+    """What one call of student code gave: a value, or why there is none.
+
+    ``kind`` is ``"ok"``, ``"raised"`` (the student's code raised), ``"forbidden"`` (a
+    refused shortcut), ``"missing"`` (no such function), ``"failed"`` (the judged process
+    died, timed out or sent something that is not plain data).
+    """
+
+    kind: str = "ok"
+    value: Any = None
+    error: str = ""
+    args_after: list = field(default_factory=list)
+    counted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    def message(self) -> str:
+        if self.kind == "raised":
+            return f"Your function raised {self.error}"
+        if self.kind == "forbidden":
+            return f"Forbidden call: {self.error}"
+        return self.error
+
+
+# --------------------------------------------------------------------------------------
+# Targets
+class LocalTarget:
+    """Call student objects in this process (the student's kernel).
+
+    Arguments and results make the same round trip through :mod:`wire` as they do to
+    the judged process, so the student's code receives and the task sees exactly the
+    data the judge would.
+    """
+
+    where = "in this notebook"
+
+    def __init__(self, objects: dict[str, Any], values: dict[str, Any] | None = None):
+        self.objects, self._values = objects, values or {}
+
+    def call(self, task: "Task", function: str, args: list, kwargs: dict,
+             count: str | None = None) -> Outcome:
+        fn = self.objects.get(function)
+        if not callable(fn):
+            return Outcome("missing", error=f"`{function}` must be a function, got "
+                                            f"{type(fn).__name__}.")
+        args, kwargs = wire.loads(wire.dumps(args)), wire.loads(wire.dumps(kwargs))
+        args = [_catalogue().build(a) if isinstance(a, wire.Function) else a for a in args]
+        namespace = getattr(fn, "__globals__", None)
+        original = namespace.get(count) if count and isinstance(namespace, dict) else None
+        if count and not callable(original):
+            return Outcome("missing", error=helper_missing(task.name, count))
+        counted = [0]
+        if count and callable(original):
+            def counting(*a, **k):
+                counted[0] += 1
+                return original(*a, **k)
+
+            namespace[count] = counting
+        try:
+            value, refused = _guard.guarded_call(task.name, fn, args, kwargs, extra=task.forbidden,
+                                                 libraries=task.libraries, advice=task.advice)
+        except Exception as error:  # noqa: BLE001 - the student's exception is reported
+            return Outcome("raised", error=_catalogue().describe_error(error), counted=counted[0])
+        finally:
+            if count and callable(original):
+                namespace[count] = original
+        if refused is not None:
+            return Outcome("forbidden", error=refused, counted=counted[0])
+        try:
+            value = wire.loads(wire.dumps(value))
+        except wire.WireError as error:
+            return Outcome("failed", error=f"Your function returned something that is not "
+                                           f"plain data: {error}.")
+        after = [a for a in args if isinstance(a, np.ndarray)]
+        return Outcome("ok", value=value, args_after=after, counted=counted[0])
+
+    def procedure(self, task: "Task", name: str, function: str, data: dict) -> Outcome:
+        if function not in self.objects:
+            return Outcome("missing", error=f"`{function}` is not defined.")
+        data = wire.loads(wire.dumps(data))
+        try:
+            result, refused = _guard.guarded_call(
+                task.name, _catalogue().PROCEDURES[name], (self.objects, function, data), {},
+                extra=task.forbidden, libraries=task.libraries, advice=task.advice)
+            if refused is not None:
+                return Outcome("forbidden", error=refused)
+            return Outcome("ok", value=wire.loads(wire.dumps(result)))
+        except wire.WireError as error:
+            return Outcome("failed", error=f"Your code returned something that is not plain "
+                                           f"data: {error}.")
+        except Exception as error:  # noqa: BLE001
+            return Outcome("raised", error=_catalogue().describe_error(error))
+
+    def values(self, names: tuple[str, ...]) -> dict:
+        return {name: wire.loads(wire.dumps(self._values[name])) for name in names}
+
+
+def _catalogue():
+    from . import catalogue
+
+    return catalogue
+
+
+# --------------------------------------------------------------------------------------
+# Tasks and their registry
+_REGISTRY: dict[str, dict[str, "Task"]] = {}
+
+
+def task(cell: str, function: str | None = None, *, values: tuple[str, ...] = ()):
+    """Register a task class under its problem set and test cell.
+
+    Parameters
+    ----------
+    cell : str
+        The nbgrader grade id of the test cell the task grades (``"test_conv2d"``).
+    function : str, optional
+        The name of the student's function or class in the notebook (default: the
+        task's name, the cell id without ``test_``).
+    values : tuple of str
+        For tasks that judge what the notebook computed (a trained model): the
+        notebook variables the judge exports from the kernel when it reaches the cell.
+    """
+    def register(cls):
+        assignment = cls.__module__.rsplit(".", 1)[-1]
+        name = cell.removeprefix("test_")
+        instance = cls(name=name, cell=cell, function=function or name, values=values)
+        _REGISTRY.setdefault(assignment, {})[cell] = instance
+        cls.registered = instance
+        return cls
+
+    return register
+
+
+def tasks(assignment: str) -> dict[str, "Task"]:
+    """The registered tasks of a problem set, by test cell (imports its module)."""
+    import importlib
+
+    try:
+        importlib.import_module(f"course.grading.{assignment}")
+    except ModuleNotFoundError as error:
+        if error.name != f"course.grading.{assignment}":
+            raise
+        return {}
+    return dict(_REGISTRY.get(assignment, {}))
+
+
+class Task:
+    """One graded exercise.
+
+    Subclasses set the class attributes below and implement :meth:`judge` (or inherit
+    :class:`CaseTask`'s). ``allowed`` names the top-level packages the judged process
+    may import (``("numpy",)`` or ``("numpy", "torch")``); ``forbidden`` adds refused
+    functions of those packages, ``libraries`` refuses the convolutions of PyTorch,
+    SciPy and the course (see :mod:`.guard`).
+    """
+
+    allowed: tuple[str, ...] = ("numpy",)
+    forbidden: tuple = ()
+    libraries: bool = True
+    advice: str | None = None
+    registered: "Task"
+
+    def __init__(self, name: str, cell: str, function: str, values: tuple[str, ...] = ()):
+        self.name, self.cell, self.function, self.values = name, cell, function, values
+
+    def judge(self, target, rng: Rng, hidden: bool) -> Verdict:
+        raise NotImplementedError
+
+    def visible_rng(self) -> Rng:
+        """The fixed seed of the visible cases (the same in every notebook)."""
+        return Rng(zlib.crc32(self.name.encode()))
+
+    @classmethod
+    def check(cls, *objects, hidden: bool = False) -> None:
+        """Run this task in the student's kernel: print the verdict, or raise AssertionError.
+
+        ``check(fn)`` runs the visible cases; ``check(fn, hidden=True)`` also draws
+        the other cases from a fresh seed, as the judge does when grading.
+        """
+        __tracebackhide__ = True
+        self = cls.registered
+        if len(objects) == max(1, len(self.values)) + 1 and isinstance(objects[-1], bool):
+            objects, hidden = objects[:-1], objects[-1]
+        if self.values:
+            target = LocalTarget({}, dict(zip(self.values, objects)))
+        else:
+            target = LocalTarget({self.function: objects[0]} if objects else {})
+        rng = Rng.fresh() if hidden else self.visible_rng()
+        verdict = self.judge(target, rng, hidden)
+        if not verdict.passed:
+            raise AssertionError(verdict.message)
+        print(verdict.message)
+
+
+class CaseTask(Task):
+    """A task judged on a table of cases with a :class:`Result` strategy."""
+
+    rtol = 1e-6
+    atol = 1e-8
+    result: "Result"
+
+    def cases(self, rng: Rng, hidden: bool) -> list[Case]:
+        raise NotImplementedError
+
+    def expected(self, case: Case) -> tuple[Any, str]:
+        """(value, where it was computed, e.g. "PyTorch float64 on cpu")."""
+        raise NotImplementedError
+
+    def shape_formula(self, case: Case) -> str:
+        return ""
+
+    def mistakes(self, case: Case) -> list[Mistake]:
+        return []
+
+    def error_variants(self, case: Case) -> list[tuple[str, Case]]:
+        """(diagnosis, altered case): when the function raises on ``case`` but returns the
+        expected answer for the altered inputs, the diagnosis names the mistake."""
+        return []
+
+    def call(self, target, case: Case, count: str | None = None) -> Outcome:
+        args, kwargs = case.call_args()
+        return target.call(self, self.function, args, kwargs, count=count)
+
+    def judge(self, target, rng: Rng, hidden: bool) -> Verdict:
+        cases = sorted(self.cases(rng, hidden), key=lambda c: c.size)
+        where = ""
+        for number, case in enumerate(cases, start=1):
+            expected, where = self.expected(case)
+            problem = self.result.judge(self, target, case, expected, where)
+            if problem is not None:
+                which = "all cases" if hidden else "visible cases"
+                return Verdict(False, f"{self.name}: case {number} of {len(cases)} ({which}, "
+                                      f"smallest first) failed -- {case.label}.\n{problem}",
+                               len(cases))
+        against = f" against {where}" if where else ""
+        which = "cases (visible and on fresh inputs)" if hidden else "visible cases"
+        return Verdict(True, f"{self.name}: all {len(cases)} {which} passed{against}.",
+                       len(cases))
+
+
+# --------------------------------------------------------------------------------------
+# Result strategies
+class Result:
+    """How to judge what one call returned."""
+
+    def judge(self, task: CaseTask, target, case: Case, expected, where: str) -> str | None:
+        raise NotImplementedError
+
+
+def _error_with_variants(task, target, case, outcome, expected, matches) -> str:
+    message = f"{outcome.message()}\n{case.describe()}"
+    if outcome.kind == "raised":
+        for diagnosis, variant in task.error_variants(case):
+            other = task.call(target, variant)
+            if other.ok and matches(other.value, expected):
+                return message.replace("\n", f"\nLikely mistake: {diagnosis}\n", 1)
+    return message
+
+
+class ArrayResult(Result):
+    """The function returns one ndarray."""
+
+    def judge(self, task, target, case, expected, where):
+        outcome = task.call(target, case)
+        if not outcome.ok:
+            return _error_with_variants(task, target, case, outcome, expected,
+                                        lambda v, e: same(v, e, task.rtol, task.atol))
+        problem = judge_array(task, case, outcome.value, expected, where, task.mistakes(case),
+                              task.shape_formula(case))
+        return problem or inputs_changed(case, outcome.args_after)
+
+
+def judge_array(task, case: Case, got, expected, where: str, mistakes: list[Mistake],
+                formula: str) -> str | None:
+    """The verdict on one returned array: type, shape, finite values, values."""
+    shown = (f"{case.describe()}\n  expected ({where}):\n    {fmt(expected)}\n"
+             f"  got:\n    {fmt(got)}")
+    if not isinstance(got, np.ndarray):
+        hint = ""
+        if got is None:
+            hint = " Did you forget the `return` statement?"
+        elif isinstance(got, (list, tuple)):
+            hint = " Convert it with np.array(...) before returning."
+        return f"Return a NumPy ndarray, got {_kind_name(got)}.{hint}\n{shown}"
+    if got.dtype.kind not in "biuf":
+        return (f"Return an array of numbers, got dtype {got.dtype}.\n{shown}")
+    if got.shape != expected.shape:
+        lines = [f"Wrong shape: expected {expected.shape}, got {got.shape}."]
+        if formula:
+            lines.append(f"Output size: {formula}")
+        named = _named(got, mistakes, expected)
+        if named:
+            lines.append(f"Likely mistake: {named}")
+        else:
+            for mistake in mistakes:
+                if mistake.value is None and mistake.shape is not None \
+                        and tuple(mistake.shape) == got.shape != expected.shape:
+                    lines.append(f"Shape hint (your shape is that of a typical mistake; "
+                                 f"its values were not compared): {mistake.message}")
+                    break
+        lines.append(shown)
+        return "\n".join(lines)
+    if got.dtype.kind == "f" and not np.isfinite(got).all():
+        index = int(np.argmin(np.isfinite(got).ravel()))
+        value = got.ravel()[index]
+        return (f"Your output holds {value} at index {unravel(index, got.shape)}: every value "
+                "should be finite (did -inf padding or a division by zero leak into the "
+                f"result?).\n{shown}")
+    difference = compare(got, expected, task.rtol, task.atol)
+    if difference is None:
+        return None
+    index, g, e, worst = difference
+    lines = [f"Wrong values: at index {unravel(index, got.shape)} expected {e:.6g}, got {g:.6g} "
+             f"(largest error {worst:.3g}; tolerance |got - expected| <= {task.atol:g} + "
+             f"{task.rtol:g} * |expected|)."]
+    diagnosis = _named(got, mistakes, expected) or _dtype_diagnosis(case, got, expected)
+    lines.append(f"Likely mistake: {diagnosis}" if diagnosis else NO_MATCH)
+    lines.append(shown)
+    return "\n".join(lines)
+
+
+def _named(got, mistakes: list[Mistake], expected) -> str | None:
+    """The message of the first mistake whose value equals ``got`` (and not the answer)."""
+    for mistake in mistakes:
+        if isinstance(mistake.value, np.ndarray) and same(got, mistake.value) \
+                and not same(mistake.value, expected):
+            return mistake.message
+    return None
+
+
+def _dtype_diagnosis(case: Case, got: np.ndarray, expected: np.ndarray) -> str | None:
+    integer_input = any(isinstance(v, np.ndarray) and v.dtype.kind in "iu" for _, v in case.args)
+    if integer_input:
+        if got.dtype.kind in "iu" and got.dtype.itemsize == 1:
+            return (f"integer overflow: your output has dtype {got.dtype}, which wraps around "
+                    "at 256 and cannot hold negative or large sums; convert the input to float "
+                    "first (`image.astype(np.float64)`).")
+        difference = np.asarray(got, dtype=np.float64) - np.asarray(expected, dtype=np.float64)
+        if np.all(np.mod(difference, 256) == 0):
+            return ("integer overflow: your values differ from the expected ones by multiples "
+                    "of 256, the mark of uint8 arithmetic wrapping around; convert the input "
+                    "to float first (`image.astype(np.float64)`).")
+    if got.dtype.kind in "iu" and expected.dtype.kind == "f":
+        return (f"your output has an integer dtype ({got.dtype}) so fractions are cut off; "
+                "create the output with a float dtype.")
+    return None
+
+
+def inputs_changed(case: Case, after: list) -> str | None:
+    """The inputs must be unchanged after the call."""
+    before = [(name, value) for name, value in case.args if isinstance(value, np.ndarray)]
+    for (name, value), now in zip(before, after):
+        if not (isinstance(now, np.ndarray) and now.shape == value.shape
+                and np.array_equal(now, value, equal_nan=True)):
+            return (f"Your function changed its input `{name}` in place; work on a copy "
+                    f"(e.g. `{name} = {name}.copy()` or write into a new array).\n"
+                    f"  `{name}` before the call:\n    {fmt(value)}\n"
+                    f"  after:\n    {fmt(now)}")
+    return None
+
+
+def _kind_name(value) -> str:
+    if isinstance(value, wire.Unsupported):
+        return value.type_name
+    if isinstance(value, wire.Tensor):
+        return "torch.Tensor"
+    return type(value).__name__
+
+
+class ArraysResult(Result):
+    """The function returns a tuple of arrays, named by ``parts``.
+
+    The task gives ``part_mistakes(case, index)`` and ``part_shape_formula(case, index)``.
+    """
+
+    def __init__(self, *parts: str):
+        self.parts = parts
+
+    def judge(self, task, target, case, expected, where):
+        def matches(value, expected):
+            return isinstance(value, (tuple, list)) and len(value) == len(expected) and all(
+                same(v, e, task.rtol, task.atol) for v, e in zip(value, expected))
+
+        outcome = task.call(target, case)
+        if not outcome.ok:
+            return _error_with_variants(task, target, case, outcome, expected, matches)
+        got, names = outcome.value, ", ".join(self.parts)
+        if not isinstance(got, (tuple, list)) or len(got) != len(self.parts):
+            what = (f"{type(got).__name__} of length {len(got)}" if isinstance(got, (tuple, list))
+                    else _kind_name(got))
+            hint = " Did you forget the `return` statement?" if got is None else ""
+            return (f"Return a tuple of {len(self.parts)} arrays ({names}), got {what}.{hint}\n"
+                    f"{case.describe()}")
+        for index, part in enumerate(self.parts):
+            problem = judge_array(task, case, got[index], expected[index], where,
+                                  task.part_mistakes(case, index),
+                                  task.part_shape_formula(case, index))
+            if problem is not None:
+                return (f"In `{part}` (returned value {index + 1} of {len(self.parts)}: "
+                        f"{names}): {problem}")
+        return inputs_changed(case, outcome.args_after)
+
+
+def as_int(value):
+    """A Python int from an int, a NumPy integer or a 0-d integer array, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value)
+    return None
+
+
+def as_float(value):
+    """A Python float from a real number or a one-element array, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        return float(value.reshape(-1)[0])
+    return None
+
+
+class IntResult(Result):
+    """The function returns a whole number."""
+
+    def judge(self, task, target, case, expected, where):
+        outcome = task.call(target, case)
+        if not outcome.ok:
+            return f"{outcome.message()}\n{case.describe()}"
+        got = as_int(outcome.value)
+        if got is None:
+            value = outcome.value
+            hint = " (use // for whole-number division)" if isinstance(value, float) else ""
+            return (f"Return an int, got {_kind_name(value)} {value!r}{hint}.\n{case.describe()}\n"
+                    f"  expected: {expected}")
+        if got == expected:
+            return None
+        lines = [f"Wrong value: expected {expected}, got {got}."]
+        for mistake in task.mistakes(case):
+            if mistake.value == got and mistake.value != expected:
+                lines.append(f"Likely mistake: {mistake.message}")
+                break
+        else:
+            lines.append("No typical mistake gives this value; work the formula through "
+                         "for this case by hand.")
+        formula = task.shape_formula(case)
+        if formula:
+            lines.append(f"Formula: {formula}")
+        lines.append(case.describe())
+        return "\n".join(lines)
+
+
+class EstimateResult(Result):
+    """A gradient check: the student's function returns the largest relative error.
+
+    ``expected`` is the true relative error of the backward pass the case hands over
+    (0 for a right one). The function must call the student's ``helper`` (counted).
+    """
+
+    def __init__(self, helper: str, limits: tuple[float, float], hint_small: str, hint_large: str):
+        self.helper, self.limits = helper, limits
+        self.hint_small, self.hint_large = hint_small, hint_large
+
+    def judge(self, task, target, case, expected, where):
+        outcome = task.call(target, case, count=self.helper)
+        if outcome.kind == "missing":
+            return f"{outcome.message()}\n{case.describe()}"
+        if not outcome.ok:
+            return f"{outcome.message()}\n{case.describe()}"
+        value = as_float(outcome.value)
+        if value is None:
+            return (f"Return one float (the largest relative error), got "
+                    f"{_kind_name(outcome.value)} {fmt(outcome.value)}.\n{case.describe()}")
+        if not outcome.counted:
+            return (f"`{task.name}` did not call your `{self.helper}`: compute the numerical "
+                    f"gradients with it.\n{case.describe()}")
+        if not (np.isfinite(value) and value >= 0):
+            return (f"A relative error is a finite number >= 0, got {value!r} (a division by "
+                    f"zero? guard the denominator).\n{case.describe()}")
+        small, large = self.limits
+        if expected == 0 and not value < small:
+            return (f"Your check reports an error of {value:.3g} for a CORRECT backward pass; "
+                    f"it should be below {small:g}.\nLikely mistake: {self.hint_small}\n"
+                    f"{case.describe()}")
+        if expected > 0 and not value > large:
+            return (f"Your check reports an error of only {value:.3g} for a backward pass whose "
+                    f"{case.wrong} is wrong (the true relative error is {expected:.3g}); it "
+                    f"should be above {large:g}.\nLikely mistake: "
+                    f"{self.hint_large.format(part=case.wrong)}\n{case.describe()}")
+        return None
