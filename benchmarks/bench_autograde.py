@@ -1,13 +1,15 @@
-"""Sequential `nbgrader autograde ps1` versus `course-admin autograde ps1 --jobs N`.
+"""``course-admin autograde --jobs N`` with the sandbox and without, seconds per submission.
 
-Builds a temporary course with this repository's nbgrader_config.py and source/ps1,
-makes STUDENTS submissions of ps1 (the instructor's answers, with one typical
-mistake in every third one), grades them once with nbgrader's own sequential
-command and once with course-admin in parallel (each run on a fresh gradebook), in
-A B B A order over the rounds, and prints seconds per submission, the speed-up, and
-whether the scores are identical.
+Builds a temporary course with this repository's nbgrader_config.py and the
+assignment's source/, makes STUDENTS submissions (the instructor's answers, with one
+typical mistake in every third one), grades them with the sandbox on and with
+``--no-sandbox`` (each run on a fresh gradebook), in A B B A order over the rounds so
+that a drift of the machine's speed affects both alike, and prints seconds per
+submission, the ratio, and whether the scores are identical. Both sides use the judge;
+``--sequential`` adds nbgrader's own sequential ``nbgrader autograde`` (sandbox on) as a
+third side.
 
-    python benchmarks/bench_autograde.py [--students 20] [--jobs 2] [--rounds 2]
+    python benchmarks/bench_autograde.py [--assignment ps1] [--students 20] [--jobs 2] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -25,26 +27,37 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_grading import _course  # noqa: E402  the same course and submissions
+from bench_grading import VARIANTS, _course  # noqa: E402  the same course and submissions
 from course import admin  # noqa: E402
 
 
-def _reset(root: Path) -> None:
-    """Fresh gradebook and no autograded/ folder, with the assignment registered again."""
-    for path in ("gradebook.db", "autograded"):
+def _reset(root: Path, assignment: str) -> None:
+    """Fresh gradebook, no autograded/ folder, the assignment registered again."""
+    for path in ("gradebook.db", "autograded", "grading_records"):
         target = root / path
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    admin.release(root, ["ps1"])
+    admin.release(root, [assignment])
 
 
-def _sequential(root: Path, students: list[str]) -> float:
-    _reset(root)
+def _course_admin(root: Path, assignment: str, jobs: int, sandbox: bool) -> float:
+    _reset(root, assignment)
+    start = time.perf_counter()
+    results = admin.autograde(assignment, root, jobs=jobs, progress=False, sandbox=sandbox)
+    seconds = time.perf_counter() - start
+    failed = [r.student for r in results if not r.ok]
+    if failed:
+        raise SystemExit(f"grading failed for {failed}")
+    return seconds
+
+
+def _sequential(root: Path, assignment: str, students: list[str]) -> float:
+    _reset(root, assignment)
     admin._ensure_students(root, students)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ps1", "--force"],
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"],
                           cwd=root, env=admin._env(root), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -52,61 +65,52 @@ def _sequential(root: Path, students: list[str]) -> float:
     return seconds
 
 
-def _parallel(root: Path, jobs: int) -> float:
-    _reset(root)
-    start = time.perf_counter()
-    admin.autograde("ps1", root, jobs=jobs, progress=False)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignment", choices=sorted(VARIANTS), default="ps1")
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds of both runs, ordered A B B A ... so that a drift of the "
-                             "machine's speed affects both alike (default 2)")
+                        help="rounds of every side, ordered A B B A ... (default 2)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="also time nbgrader's own sequential autograde")
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"sequential": [], "parallel": []}
+    sides = ["sandbox", "no sandbox"] + (["nbgrader sequential"] if args.sequential else [])
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    scores: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
-        env_dirs = {name: os.path.join(tmp, name.lower()) for name in (
-            "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-            "MPLCONFIGDIR")}
-        for name, path in env_dirs.items():
+        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+                     "IPYTHONDIR", "MPLCONFIGDIR"):
+            path = os.path.join(tmp, name.lower())
             os.makedirs(path, exist_ok=True)
             os.environ[name] = path
-        root = _course(Path(tmp), "ps1", args.students)
+        root = _course(Path(tmp), args.assignment, args.students)
         students = sorted(p.name for p in (root / "submitted").iterdir())
-        identical = True
         for round_ in range(args.rounds):
-            order = ("sequential", "parallel") if round_ % 2 == 0 else ("parallel", "sequential")
-            for kind in order:
-                if kind == "sequential":
-                    times[kind].append(_sequential(root, students))
-                    reference = admin.scores(root, "ps1", students)
+            order = sides if round_ % 2 == 0 else sides[::-1]
+            for side in order:
+                if side == "nbgrader sequential":
+                    times[side].append(_sequential(root, args.assignment, students))
                 else:
-                    times[kind].append(_parallel(root, args.jobs))
-                    ours = admin.scores(root, "ps1", students)
-            identical &= ours == reference
-            if ours != reference:
-                for student in students:
-                    if ours.get(student) != reference.get(student):
-                        print(f"  {student}: nbgrader {reference.get(student)} vs course-admin "
-                              f"{ours.get(student)}")
-
+                    times[side].append(_course_admin(root, args.assignment, args.jobs,
+                                                     sandbox=side == "sandbox"))
+                table = admin.scores(root, args.assignment, students)
+                scores[side] = {s: (score, grades) for s, (score, _, grades) in table.items()}
     n = len(students)
-    sequential, parallel = sum(times["sequential"]), sum(times["parallel"])
-    print(f"{n} submissions of ps1, {os.cpu_count()} CPUs, {args.rounds} rounds (A B B A order)")
-    print(f"nbgrader autograde ps1 (sequential): "
-          + ", ".join(f"{t:.1f} s" for t in times["sequential"])
-          + f"  -> {sequential / (n * args.rounds):5.2f} s/submission")
-    print(f"course-admin autograde --jobs {args.jobs}:      "
-          + ", ".join(f"{t:.1f} s" for t in times["parallel"])
-          + f"  -> {parallel / (n * args.rounds):5.2f} s/submission")
-    print(f"speed-up: {sequential / parallel:.2f}x "
-          f"(per round: {', '.join(f'{a / b:.2f}x' for a, b in zip(times['sequential'], times['parallel']))})")
+    print(f"{n} submissions of {args.assignment}, --jobs {args.jobs}, {os.cpu_count()} CPUs, "
+          f"{args.rounds} rounds (A B B A order)")
+    for side in sides:
+        per = sum(times[side]) / (n * args.rounds)
+        print(f"{side:>20}: " + ", ".join(f"{t:.1f} s" for t in times[side])
+              + f"  -> {per:5.2f} s/submission")
+    ratios = [a / b for a, b in zip(times["sandbox"], times["no sandbox"])]
+    print(f"sandbox / no sandbox: {sum(times['sandbox']) / sum(times['no sandbox']):.2f} "
+          f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+    identical = all(scores[side] == scores["sandbox"] for side in sides)
     print(f"identical scores: {identical}")
     if not identical:
+        for side in sides:
+            print(f"  {side}: {scores[side]}")
         raise SystemExit(1)
 
 

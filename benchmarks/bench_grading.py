@@ -8,9 +8,9 @@ for a class.
 
     python benchmarks/bench_grading.py [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
 
-Budget (stated in course/grading_nn.py and the notebook): at most 30 s per submission
-with --jobs equal to the cores, so that 300 students grade in about 75 minutes on
-2 cores.
+Budget (stated in the ps4 notebook): at most 30 s per submission with --jobs equal to
+the cores, so that 300 students grade in about 75 minutes on 2 cores. ``--no-sandbox``
+grades without the sandbox, to compare.
 """
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from course import admin  # noqa: E402
-from test_nbgrader import PATCHES, _submission  # noqa: E402
+from coursekit import load_patches, submission  # noqa: E402
+
+PATCHES = load_patches(ROOT / "tests" / "submissions", ("ps1", "ps2", "ps3", "ps4"))
 
 BUDGET = 30.0  # seconds per submission, wall clock, --jobs = cores
 VARIANTS = {  # the instructor's notebook first, then typical mistakes
@@ -54,7 +56,7 @@ def _course(base: Path, assignment: str, students: int) -> Path:
         name = variants[0] if number % 3 else variants[(number // 3) % len(variants)]
         folder = root / "submitted" / f"student{number:03d}" / assignment
         folder.mkdir(parents=True)
-        nbformat.write(_submission(root, PATCHES[name]), folder / f"{assignment}.ipynb")
+        nbformat.write(submission(root, PATCHES[name]), folder / f"{assignment}.ipynb")
     return root
 
 
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=6)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--class-size", type=int, default=300)
+    parser.add_argument("--no-sandbox", action="store_true", help="grade without the sandbox")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
@@ -73,13 +76,15 @@ def main() -> None:
             os.environ[name] = path
         root = _course(Path(tmp), args.assignment, args.students)
         start = time.perf_counter()
-        results = admin.autograde(args.assignment, root, jobs=args.jobs, progress=False)
+        results = admin.autograde(args.assignment, root, jobs=args.jobs, progress=False,
+                                  sandbox=not args.no_sandbox)
         wall = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     per_submission = wall / len(results)
     projected = per_submission * args.class_size
     slowest = max(results, key=lambda r: r.seconds)
-    print(f"{len(results)} submissions of {args.assignment}, --jobs {args.jobs}, {os.cpu_count()} CPUs")
+    print(f"{len(results)} submissions of {args.assignment}, --jobs {args.jobs}, {os.cpu_count()} CPUs, "
+          f"{'no sandbox' if args.no_sandbox else 'sandbox on'}")
     print(f"wall time: {wall:.1f} s, {per_submission:.1f} s per submission "
           f"(budget {BUDGET:.0f} s)")
     print(f"one submission alone took {min(r.seconds for r in results):.1f}-"

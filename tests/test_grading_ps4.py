@@ -1,4 +1,5 @@
-"""Unit tests of course/grading_nn.py: the ps4 checks, their diagnoses and their defences.
+"""Unit tests of course/grading/ps4.py: the ps4 tasks and their diagnoses, as a student
+sees them in the notebook (the judge runs the same tasks when grading: tests/test_judge.py).
 
 The correct implementations are the instructor solutions of source/ps4, executed here;
 each wrong one is a typical mistake. Runtime: about 40 s on 2 cores.
@@ -6,7 +7,6 @@ each wrong one is a typical mistake. Runtime: about 40 s on 2 cores.
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import course.grading_nn as checks
+from course.grading import ps4 as checks
 from course import data, models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +79,6 @@ def test_spec_matches_the_course_lenet5_layer_by_layer():
         row[3] for row in checks.SPEC if row[1] != "pool"]
 
 
-def test_digit_fingerprint_is_that_of_the_shipped_data():
-    split = data.digits()
-    assert tuple(checks._fingerprint(torch.from_numpy(a)) for a in split) == \
-        checks._DIGITS_FINGERPRINT
-
-
 # --- instructor solutions pass -----------------------------------------------------------
 @pytest.mark.parametrize("hidden", [False, True])
 def test_instructor_solutions_pass(hidden, capsys):
@@ -95,9 +89,10 @@ def test_instructor_solutions_pass(hidden, capsys):
     out = capsys.readouterr().out
     which = "hidden" if hidden else "visible"
     assert f"LeNet5: all {which} checks passed" in out
-    assert f"train_epoch: all {3 + torch.cuda.is_available() if hidden else 1} {which}" in out
-    assert f"evaluate: all {3 + torch.cuda.is_available() if hidden else 1} {which}" in out
-    assert f"early_stopping: all {13 if hidden else 3} {which} cases passed" in out
+    assert f"train_epoch: all {3 if hidden else 1} {which}" in out
+    assert f"evaluate: all {3 if hidden else 1} {which}" in out
+    assert (f"early_stopping: all {17 if hidden else 3} "
+            f"{'cases (visible and on fresh inputs)' if hidden else 'visible cases'} passed") in out
     assert "Note" not in out
 
 
@@ -351,7 +346,7 @@ def via_fit(model, loader, optimizer, device):
     (lambda *a: _loop(*a, result="tensor"), False, "Return a Python float (loss.item())"),
     (lambda *a: None, False, "the model was called 0 times for 4 batches"),
     (new_optimizer, False, "use the optimizer passed as argument"),
-    (extra_randomness, False, "your parameters differ from the reference loop's"),
+    (extra_randomness, False, "your parameters differ from the judge's loop's"),
     (via_fit, False, "Forbidden call: `course.models.fit`"),
     (lambda *a: _loop(*a, result="mean of means"), True, "you averaged the batch means"),
 ])
@@ -454,7 +449,7 @@ def test_trained_model_must_be_a_students_lenet():
     small = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     assert "the model has 650 parameters; train your LeNet5" in _fails(
         checks.check_trained_model, small)
-    assert "Forbidden: the model itself is (or derives from) `course.models.SimpleCNN`" in \
+    assert "Forbidden: the model is (or contains) `course.models.SimpleCNN`" in \
         _fails(checks.check_trained_model, models.SimpleCNN())
     assert "expected a trained nn.Module" in _fails(checks.check_trained_model, "model")
 
@@ -464,7 +459,7 @@ def _stopping(reset=True, strict=True, shift=0, stop=False, one_based=False, ign
     def fn(val_losses, patience):
         if ignore:
             return int(np.argmin(val_losses))
-        return checks._early_stopping(list(val_losses), patience, reset=reset, strict=strict,
+        return checks.early_stopping_reference(list(val_losses), patience, reset=reset, strict=strict,
                                       patience_shift=shift, return_stop=stop,
                                       one_based=one_based)
     return fn
@@ -486,7 +481,7 @@ def test_each_early_stopping_mistake_is_diagnosed(fn, phrase):
 def test_early_stopping_worked_example():
     losses = [0.9, 0.7, 0.6, 0.65, 0.62, 0.7, 0.5]
     assert [early_stopping(losses, p) for p in (2, 3, 5)] == [2, 2, 6]
-    assert [checks._early_stopping(losses, p) for p in (2, 3, 5)] == [2, 2, 6]
+    assert [checks.early_stopping_reference(losses, p) for p in (2, 3, 5)] == [2, 2, 6]
 
 
 def _experiment(model, *, shift_best=0, extra_epochs=0, last=False):
@@ -530,88 +525,6 @@ def test_experiment_passes_and_each_mistake_is_diagnosed():
         checks.check_experiment, broken, model)
     assert "course.models.LeNet5" in _fails(checks.check_experiment, _experiment(model),
                                             models.LeNet5())
-
-
-# --- tampering ---------------------------------------------------------------------------
-def test_rebinding_the_reference_loss_is_refused(monkeypatch):
-    monkeypatch.setattr(F, "cross_entropy", lambda scores, y, **kw: scores.sum() * 0)
-    message = _fails(checks.check_train_epoch, no_zero_grad)
-    assert "replaced `torch.nn.functional.cross_entropy`" in message
-
-
-@pytest.mark.parametrize("owner, attr, value", [
-    (torch.Tensor, "backward", lambda self, *a, **k: None),
-    (torch.Tensor, "tolist", len),
-    (torch.optim.SGD, "step", lambda self, closure=None: None),
-    (nn.Module, "register_forward_pre_hook", lambda self, hook: None),
-    (torch, "manual_seed", lambda seed: None),
-])
-def test_rebinding_torch_objects_the_checks_use_is_refused(monkeypatch, owner, attr, value):
-    monkeypatch.setattr(owner, attr, value)
-    with pytest.raises(AssertionError, match="The notebook has replaced"):
-        checks.check_evaluate(evaluate)
-
-
-def test_global_hooks_are_refused():
-    handle = nn.modules.module.register_module_forward_hook(lambda m, a, o: o)
-    try:
-        assert "global module hooks" in _fails(checks.check_lenet5, LeNet5)
-    finally:
-        handle.remove()
-    checks.check_lenet5(LeNet5)
-
-
-def test_rebinding_numpy_comparisons_does_not_turn_a_wrong_answer_into_a_pass(monkeypatch):
-    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
-    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
-    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
-    assert "optimizer.zero_grad() is missing" in _fails(checks.check_train_epoch, no_zero_grad)
-
-
-def test_student_code_that_rebinds_the_grader_during_the_call_is_refused():
-    def sneaky(model, loader, optimizer, device):
-        checks._params_differ = lambda got, expected: None
-        return no_zero_grad(model, loader, optimizer, device)
-
-    original = checks._params_differ
-    try:
-        assert "replaced the grader's `_params_differ`" in _fails(checks.check_train_epoch,
-                                                                   sneaky)
-    finally:
-        checks._params_differ = original
-
-    def rewires(model, loader, optimizer, device):
-        checks._close.__code__ = (lambda a, b, rtol=0, atol=0: True).__code__
-        return no_zero_grad(model, loader, optimizer, device)
-
-    code = checks._close.__code__
-    try:
-        assert "replaced the grader's `_close`" in _fails(checks.check_train_epoch, rewires)
-    finally:
-        checks._close.__code__ = code
-
-
-def test_replaced_data_is_refused(monkeypatch):
-    fresh = importlib.reload(checks)  # no cached digits
-    real = data.digits()
-    easy = data.Digits(real.x_train, real.y_train, real.x_test[:10], real.y_test[:10])
-    monkeypatch.setattr(data, "digits", lambda *a, **k: easy)
-    assert "replaced the digit data" in _fails(fresh.check_trained_model, LeNet5())
-    monkeypatch.undo()
-    importlib.reload(checks)
-
-
-def test_replacing_a_check_is_undone_by_the_reload_of_the_test_cell(capsys):
-    checks.check_train_epoch = lambda *a, **k: None
-    fresh = importlib.reload(checks)
-    assert "optimizer.zero_grad() is missing" in _fails(fresh.check_train_epoch, no_zero_grad)
-
-
-def test_rebinding_a_builtin_is_refused(monkeypatch):
-    import builtins
-
-    monkeypatch.setattr(builtins, "round", lambda v, n=None: 0)
-    assert "built-in `round`" in _fails(checks.check_early_stopping, early_stopping)
 
 
 def test_copy_module_kept(one_thread):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib.util
 import os
 import re
 import shutil
@@ -20,9 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit import (ROOT, autograde, grade_id as _grade_id, load_patches, make_course,
+                       points, submission, submit)
 from course import admin
 
-ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
 # Every assignment in source/; each has an `<assignment>_instructor` and `<assignment>_blank`
 # submission in tests/submissions/ besides its typical wrong ones.
@@ -30,72 +30,33 @@ ASSIGNMENTS = tuple(sorted(p.name for p in (ROOT / "source").iterdir() if p.is_d
 # While working on one assignment: COURSE_TEST_ASSIGNMENTS=ps3 pytest tests/test_nbgrader.py
 if os.environ.get("COURSE_TEST_ASSIGNMENTS"):
     ASSIGNMENTS = tuple(a for a in ASSIGNMENTS if a in os.environ["COURSE_TEST_ASSIGNMENTS"].split(","))
-MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 CELL_TIMEOUT = 20  # seconds; short so that the infinite loop costs little
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PATCHES = {p.stem: _load(p) for p in sorted(SUBMISSIONS.glob("ps*.py"))}
-PATCHES = {name: patch for name, patch in PATCHES.items() if patch.ASSIGNMENT in ASSIGNMENTS}
-
-
-def _grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
+GRADING = [f"--Execute.timeout={CELL_TIMEOUT}", "--JudgeTestCells.call_timeout=10"]
+PATCHES = load_patches(SUBMISSIONS, ASSIGNMENTS)
+# ... and on a few submissions: COURSE_TEST_STUDENTS=ps4_instructor,ps4_blank,ps4_forbidden
+if os.environ.get("COURSE_TEST_STUDENTS"):
+    PATCHES = {name: patch for name, patch in PATCHES.items()
+               if name in os.environ["COURSE_TEST_STUDENTS"].split(",")}
 
 
 def _points(assignment: str) -> dict[str, float]:
-    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    return {_grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")}
+    return points(assignment)
 
 
-def _submission(course: Path, patch) -> nbformat.NotebookNode:
-    """The instructor notebook (or the blank release) with the student's changes applied."""
-    assignment = patch.ASSIGNMENT
-    if getattr(patch, "BLANK", False):
-        return nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-    release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    solutions = {_grade_id(c): c.source for c in source.cells if _grade_id(c)}
-    cells = []
-    for cell in release.cells:
-        gid = _grade_id(cell)
-        if gid in getattr(patch, "DELETE", ()):
-            continue
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            text = getattr(patch, "CELLS", {}).get(gid)
-            if text is None:
-                text = "\n".join(line for line in solutions[gid].splitlines()
-                                 if not MARKER.match(line))
-            cell.source = text.strip("\n")
-        cells.append(cell)
-    release.cells = cells
-    return release
+def _autograded_points(assignment: str) -> dict[str, float]:
+    """Points of the autograded test cells (manually graded answers excluded)."""
+    return points(assignment, autograded_only=True)
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     """A course directory with both assignments released, every submission graded."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "source", root / "source")
-    admin.release(root, ASSIGNMENTS)
+    root = make_course(tmp_path_factory.mktemp("course"), ASSIGNMENTS)
     for student, patch in PATCHES.items():
-        folder = root / "submitted" / student / patch.ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(_submission(root, patch), folder / f"{patch.ASSIGNMENT}.ipynb")
+        submit(root, student, submission(root, patch), patch.ASSIGNMENT)
     logs = {}
     for assignment in ASSIGNMENTS:
-        done = subprocess.run(
-            [sys.executable, "-m", "course.admin", "--root", str(root), "autograde", assignment,
-             "--jobs", "2", "--", f"--Execute.timeout={CELL_TIMEOUT}"],
-            capture_output=True, text=True, timeout=540)
+        done = autograde(root, assignment, nbgrader_args=GRADING, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
         logs[assignment] = done.stdout
     (root / "batch.log").write_text("\n".join(logs.values()))
@@ -114,6 +75,15 @@ def test_config_settings_are_those_the_course_relies_on():
     assert config.OverwriteCells.add_missing_cells is True
     assert [p.rsplit(".", 1)[1] for p in config.GenerateFeedback.preprocessors] == [
         "GetGrades", "ClearHiddenTests", "CSSHTMLHeaderPreprocessor"]
+    # every submission runs in the sandbox, and the judge writes the test cells' verdicts
+    # before nbgrader reads the grades from the outputs
+    steps = [p.rsplit(".", 1)[1] for p in config.Autograde.autograde_preprocessors]
+    assert steps[:2] == ["ExecuteInSandbox", "JudgeTestCells"]
+    assert steps.index("JudgeTestCells") < steps.index("SaveAutoGrades")
+    assert "Execute" not in steps
+    assert config.Sandboxing.sandbox is True
+    assert config.Sandboxing.memory == 4 * 1024 ** 3 and config.Sandboxing.budget == 300
+    assert config.Sandboxing.output == 1_000_000 and config.Sandboxing.processes == 256
     assert config.IgnorePattern.enabled is True
     pattern = re.compile(config.IgnorePattern.pattern)
     assert pattern.search("/tmp/ipykernel_1/123.py:5: RuntimeWarning: overflow in cast\n  x = y\n")
@@ -142,7 +112,7 @@ def test_release_holds_no_solution_or_hidden_test(assignment):
     release = nbformat.read(ROOT / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     text = "\n".join(c.source for c in release.cells)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN", "END HIDDEN", "hidden=True"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN", "END HIDDEN"):
         assert marker not in text
     for cell in source.cells:
         if not cell.metadata.get("nbgrader", {}).get("solution"):
@@ -183,13 +153,6 @@ def test_each_submission_gets_its_expected_scores(course, student):
     assert score == sum(expected.values())
 
 
-def _autograded_points(assignment: str) -> dict[str, float]:
-    """Points of the autograded test cells (manually graded answers excluded)."""
-    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    return {_grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_instructor_full_marks_and_blank_zero_on_every_autograded_part(course, assignment):
@@ -217,8 +180,11 @@ def test_feedback_explains_and_hides_the_hidden_tests(feedback, student):
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     missing = [message for message in patch.MESSAGES if message not in text]
     assert not missing, f"feedback of {student} lacks {missing}"
-    assert "hidden=True" not in text
     assert "BEGIN HIDDEN TESTS" not in text
+    # every test cell the judge grades shows its verdict: passed, or the failing case
+    verdicts = len(re.findall(r"checks? passed|cases? (?:\([^)]*\) )?passed|passed\.|failed --",
+                              text, re.I))
+    assert verdicts >= len(_autograded_points(patch.ASSIGNMENT)), f"{student}: {verdicts} verdicts"
 
 
 @pytest.mark.slow

@@ -19,4 +19,4 @@ def correlate2d_strided(image, kernel, stride=1):
 }
 DELETE = ["test_output_size"]  # put back from the gradebook (add_missing_cells)
 EXPECT = {}
-MESSAGES = ["correlate2d_general: all 8 hidden cases passed"]
+MESSAGES = ["correlate2d_general: all 8 cases (visible and on fresh inputs) passed"]

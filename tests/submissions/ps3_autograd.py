@@ -24,4 +24,4 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0):
     return gx.numpy(), gw.numpy(), gb.numpy()
 '''}
 EXPECT = {"transpose_answer": 0, "test_conv2d_backward": 0}
-MESSAGES = ["`torch.autograd.grad` is not allowed in `conv2d_backward`"]
+MESSAGES = ["`torch` is not available when your functions are graded: the judge's process has only NumPy"]

@@ -11,4 +11,4 @@ def conv_transpose2d(x, weight, stride=1, padding=0, output_padding=0):
     return out.numpy()
 '''}
 EXPECT = {"transpose_answer": 0, "test_conv_transpose2d": 0}
-MESSAGES = ["`torch.nn.functional.conv_transpose2d` is not allowed in `conv_transpose2d`"]
+MESSAGES = ["`torch` is not available when your functions are graded: the judge's process has only NumPy"]

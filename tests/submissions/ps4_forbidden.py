@@ -7,4 +7,6 @@ class LeNet5(models.LeNet5):
 '''}
 EXPECT = {"test_lenet5": 0, "test_trained_model": 0, "test_experiment": 0,
           "regularization_answer": 0}
-MESSAGES = ["Forbidden: `LeNet5` is (or derives from) `course.models.LeNet5`"]
+MESSAGES = ["Forbidden: the model is (or contains) `course.models.LeNet5`",
+            "`LeNet5` is not defined when the judge rebuilds your notebook",
+            "No module named 'course'"]

@@ -2,5 +2,5 @@
 ASSIGNMENT = "ps4"
 EXPECT = {"regularization_answer": 0}
 MESSAGES = ["LeNet5: all hidden checks passed", "train_epoch: all", "evaluate: all",
-            "computed by the grader on", "early_stopping: all 13 hidden cases passed",
+            "computed by the judge on", "early_stopping: all 17 cases (visible and on fresh inputs) passed",
             "experiment: all hidden checks passed"]
