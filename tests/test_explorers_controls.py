@@ -29,7 +29,7 @@ def test_slider_checks_its_bounds():
 
 
 def test_choices_check_their_values():
-    toggle = C.Toggle("mode", [("maximum", "max"), "avg"])
+    toggle = C.Toggle("mode", [("maximum", "max"), ("average", "avg")])
     assert C.options_values(toggle.options) == ["max", "avg"]
     toggle.check("max")
     with pytest.raises(ValueError, match="'min' is not one of \\['max', 'avg'\\]"):
@@ -38,6 +38,10 @@ def test_choices_check_their_values():
     dropdown.check(None)
     with pytest.raises(ValueError, match="4 is not one of"):
         dropdown.check(4)
+    with pytest.raises(TypeError, match="all values or all \\(label, value\\) pairs"):
+        C.Dropdown("k", ["?", ("3", 3)])
+    with pytest.raises(TypeError, match="`options`"):
+        C.Toggle("mode", [])
 
 
 def test_layout_items():

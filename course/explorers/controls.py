@@ -57,6 +57,13 @@ def options_values(options) -> list:
     return [o[1] if isinstance(o, tuple) else o for o in options]
 
 
+def _check_options(label: str, options) -> None:
+    # ipywidgets reads a list that mixes values and (label, value) pairs as labels only
+    pairs = [isinstance(o, tuple) for o in options]
+    if not options or (any(pairs) and not all(pairs)):
+        raise TypeError(f"{label!r}: `options` must be all values or all (label, value) pairs, got {options!r}")
+
+
 @dataclass
 class Slider:
     """An integer slider from ``lo`` to ``hi`` (``continuous``: redraw while dragging)."""
@@ -93,6 +100,9 @@ class Toggle:
     button_width: str = "60px"
     tooltips: Sequence[str] = ()
 
+    def __post_init__(self) -> None:
+        _check_options(self.label, list(self.options))
+
     def check(self, value: Any) -> None:
         """Raise ValueError if ``value`` is not one of the options."""
         if value not in options_values(self.options):
@@ -108,6 +118,7 @@ class Dropdown:
     default: Any = SIGNATURE
     width: str | None = None
 
+    __post_init__ = Toggle.__post_init__
     check = Toggle.check
 
 
