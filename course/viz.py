@@ -23,6 +23,18 @@ from .explorers.conv_matrix import ConvMatrixView, conv_matrix_result, plot_conv
 from .explorers.conv_step import DECK_INPUT, VERTICAL_EDGE, ConvStepView, conv_step, plot_conv_step
 from .explorers.feature_maps import FeatureMapView, feature_map_result, feature_maps, plot_feature_maps
 from .explorers.kernels import KERNEL_PRESETS, KernelResultView, kernel_result, plot_kernel_result
+from .explorers.name_the_operation import (
+    OPERATIONS,
+    PUZZLES,
+    NameTheOperationView,
+    OperationFrameView,
+    Puzzle,
+    check_answer,
+    operation_frame,
+    plot_name_the_operation,
+    plot_operation_frame,
+    quiz_result,
+)
 from .explorers.parse import format_layers, format_matrix, parse_layers, parse_matrix
 from .explorers.pooling import DEFAULT_FEATURE_MAP, PoolingView, plot_pooling, pooling_result
 from .explorers.receptive_field import (
@@ -39,6 +51,8 @@ __all__ = [
     "DECK_INPUT",
     "DEFAULT_FEATURE_MAP",
     "KERNEL_PRESETS",
+    "OPERATIONS",
+    "PUZZLES",
     "RECEPTIVE_FIELD_PRESETS",
     "VERTICAL_EDGE",
     "ConvArithmeticView",
@@ -46,8 +60,12 @@ __all__ = [
     "ConvStepView",
     "FeatureMapView",
     "KernelResultView",
+    "NameTheOperationView",
+    "OperationFrameView",
     "PoolingView",
+    "Puzzle",
     "ReceptiveFieldView",
+    "check_answer",
     "conv_arithmetic",
     "conv_matrix_result",
     "conv_step",
@@ -56,6 +74,7 @@ __all__ = [
     "format_layers",
     "format_matrix",
     "kernel_result",
+    "operation_frame",
     "parse_layers",
     "parse_matrix",
     "plot_conv_arithmetic",
@@ -63,9 +82,12 @@ __all__ = [
     "plot_conv_step",
     "plot_feature_maps",
     "plot_kernel_result",
+    "plot_name_the_operation",
+    "plot_operation_frame",
     "plot_pooling",
     "plot_receptive_field",
     "pooling_result",
+    "quiz_result",
     "receptive_field_result",
     "receptive_field_rows",
     "receptive_field_table_html",

@@ -27,6 +27,7 @@ from .explorers.conv_matrix import conv_matrix_viewer
 from .explorers.conv_step import conv_stepper
 from .explorers.feature_maps import feature_map_viewer
 from .explorers.kernels import kernel_explorer
+from .explorers.name_the_operation import name_the_operation
 from .explorers.pooling import pooling_explorer
 from .explorers.receptive_field import receptive_field_explorer
 from .explorers.widget import Explorer
@@ -38,6 +39,7 @@ __all__ = [
     "conv_stepper",
     "feature_map_viewer",
     "kernel_explorer",
+    "name_the_operation",
     "pooling_explorer",
     "receptive_field_explorer",
 ]

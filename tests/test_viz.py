@@ -22,6 +22,9 @@ HOMES = {
                         "receptive_field_result", "receptive_field_rows", "receptive_field_table_html"],
     "conv_matrix": ["ConvMatrixView", "conv_matrix_result", "plot_conv_matrix"],
     "feature_maps": ["FeatureMapView", "feature_map_result", "feature_maps", "plot_feature_maps"],
+    "name_the_operation": ["OPERATIONS", "PUZZLES", "NameTheOperationView", "OperationFrameView", "Puzzle",
+                           "check_answer", "operation_frame", "plot_name_the_operation", "plot_operation_frame",
+                           "quiz_result"],
     "parse": ["format_layers", "format_matrix", "parse_layers", "parse_matrix"],
     "render": ["render_figure"],
 }

@@ -26,6 +26,7 @@ SIGNATURES = {
     "receptive_field_explorer": "(layers=None)",
     "conv_matrix_viewer": "()",
     "feature_map_viewer": "(model, image)",
+    "name_the_operation": "(puzzles: 'dict[str, Puzzle] | None' = None)",
 }
 
 
@@ -58,6 +59,7 @@ def _small_model():
     ("receptive_field_explorer", (), "receptive-field"),
     ("conv_matrix_viewer", (), "conv-matrix"),
     ("feature_map_viewer", (_small_model(), np.zeros((8, 8))), "feature-maps"),
+    ("name_the_operation", (), "name-the-operation"),
 ])
 def test_every_explorer_is_an_explorer_with_its_css_class_and_a_figure(name, args, css):
     w = getattr(widgets, name)(*args)

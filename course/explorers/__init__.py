@@ -6,6 +6,7 @@ module                                      explorer (compute function / view / 
 :mod:`.conv_step`                           a convolution step by step (``conv_stepper``), notebook 02
 :mod:`.conv_arithmetic`                     padding, stride, dilation, transposed (``conv_arithmetic_explorer``), 03
 :mod:`.kernels`                             kernels on photos (``kernel_explorer``), 03
+:mod:`.name_the_operation`                  the "name the operation" quiz, pooling included (``name_the_operation``), 03
 :mod:`.pooling`                             pooling and shifts (``pooling_explorer``), 03/04
 :mod:`.conv_matrix`                         convolution as a matrix (``conv_matrix_viewer``), 04
 :mod:`.receptive_field`                     receptive fields of a layer stack (``receptive_field_explorer``), 04
@@ -70,9 +71,10 @@ from . import (
     conv_step,
     feature_maps,
     kernels,
+    name_the_operation,
     pooling,
     receptive_field,
 )
 
-__all__ = ["conv_arithmetic", "conv_matrix", "conv_step", "feature_maps", "kernels",
+__all__ = ["conv_arithmetic", "conv_matrix", "conv_step", "feature_maps", "kernels", "name_the_operation",
            "pooling", "receptive_field"]
