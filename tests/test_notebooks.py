@@ -96,6 +96,18 @@ for fig in frames:  # the lecture's frames do not give their answers away
 quiz = [v for v in Out.values() if isinstance(v, Explorer) and v.name == "name-the-operation"]
 assert len(quiz) == 1 and quiz[0].error is None and "verdict" not in quiz[0].result
 """,
+    "07": """
+from course.widgets import Explorer
+viewers = [v for v in Out.values() if isinstance(v, Explorer) and v.name == "feature-maps"]
+assert len(viewers) == 1, len(viewers)
+shown = viewers[0].result["filters"]
+# the explorer shows the LeNet-5 this notebook trained, not an untrained network
+assert np.array_equal(shown, lenet.features[0].weight.detach().cpu().numpy())
+assert history.test_acc[-1] > 0.9, history.test_acc[-1]
+models.seed_everything(0)  # the weights the notebook's LeNet-5 started from, before training
+untrained = models.LeNet5().features[0].weight.detach().numpy()
+assert shown.shape == untrained.shape and not np.allclose(shown, untrained, atol=1e-3)
+""",
 }
 
 
