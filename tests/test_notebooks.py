@@ -82,6 +82,17 @@ def test_notebook_uses_the_course_library(path):
         assert call in code, f"{path.name} should show {call}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_explorer_is_preceded_by_a_prediction_prompt(path):
+    """Before each interactive explorer the reader is asked to predict, then to move the control."""
+    cells = read(path).cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("widgets."):
+            before = cells[index - 1]
+            assert before.cell_type == "markdown" and before.source.startswith("**Predict first"), (
+                f"{path.name} cell {index} ({cell.source.strip()}) has no 'Predict first' prompt before it")
+
+
 # Checks run in the notebook's own kernel after its last cell (not stored in the notebook):
 # `Out` holds the value of every cell, so they look at the explorers the notebook showed.
 AFTER_RUN = {
