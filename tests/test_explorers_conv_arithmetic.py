@@ -1,4 +1,5 @@
-"""Tests of course.explorers.conv_arithmetic: footprints against conv matrices, invalid settings explained, the widget."""
+"""Tests of course.explorers.conv_arithmetic: footprints against conv matrices, invalid settings
+explained, the GIF, the widget."""
 from __future__ import annotations
 
 import itertools
@@ -8,7 +9,12 @@ import pytest
 from PIL import Image
 
 import course.ops as ops
-from course.explorers.conv_arithmetic import conv_arithmetic, conv_arithmetic_explorer, plot_conv_arithmetic, save_conv_arithmetic_gif
+from course.explorers.conv_arithmetic import (
+    conv_arithmetic,
+    conv_arithmetic_explorer,
+    plot_conv_arithmetic,
+    save_conv_arithmetic_gif,
+)
 from explorer_helpers import texts, changes_image
 
 

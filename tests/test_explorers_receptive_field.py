@@ -6,7 +6,12 @@ import pytest
 
 import course.ops as ops
 from course.explorers.parse import parse_layers
-from course.explorers.receptive_field import RECEPTIVE_FIELD_PRESETS, plot_receptive_field, receptive_field_explorer, receptive_field_result
+from course.explorers.receptive_field import (
+    RECEPTIVE_FIELD_PRESETS,
+    plot_receptive_field,
+    receptive_field_explorer,
+    receptive_field_result,
+)
 from explorer_helpers import texts
 
 

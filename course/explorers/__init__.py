@@ -46,7 +46,7 @@ Write one module, ``course/explorers/<name>.py``, with four parts:
 
 4. **widget**: a function that declares the controls once, keyed by the parameter
    each sets (its default is that parameter's default unless declared), lays them
-   out and calls :func:`~.widget.build`::
+   out and calls :func:`~.widget.build` (``from . import controls as C``)::
 
        def blur_explorer(image=None):
            from .widget import build

@@ -16,7 +16,7 @@ import course.ops as ops
 
 from . import controls as C
 from .parse import format_matrix, parse_matrix
-from .render import Labels, View, blank_axes, cell_grid, cell_positions, fill, fmt, make_plot
+from .render import Labels, View, cell_grid, cell_positions, fill, fmt, make_plot
 
 __all__ = ["DECK_INPUT", "VERTICAL_EDGE", "ConvStepView", "conv_step", "conv_stepper", "plot_conv_step"]
 

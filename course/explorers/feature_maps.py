@@ -198,8 +198,9 @@ class FeatureMapView(View):
 
     The filters and the maps are each drawn as one mosaic image (one image to colour
     and resample per redraw instead of one per panel); ``map_tiles[i]`` is where map
-    ``start + i`` sits in ``im_m``'s array, ``filter_tiles[i]`` where filter ``i`` sits in ``im_f``'s. The model runs once per model and image
-    (:meth:`record`); a new layer or start only redraws.
+    ``start + i`` sits in ``im_m``'s array, ``filter_tiles[i]`` where filter ``i`` sits
+    in ``im_f``'s. The model runs once per model and image (:meth:`record`); a new
+    layer or start only redraws.
     """
 
     function = staticmethod(feature_map_result)

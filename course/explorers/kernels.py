@@ -67,8 +67,9 @@ def kernel_result(image, kernel, *, padding_mode: str = "zeros", stride: int = 1
     Returns
     -------
     dict
-        ``image`` and ``kernel`` (float64) as given, ``x`` (float64, padded, shape (1, C, H', W')), ``weight`` (shape (1, C, KH, KW),
-        or (1, 1, KH, KW) applied to each channel), ``pad`` (left, right, top, bottom), ``output`` (shape
+        ``image`` and ``kernel`` (float64) as given, ``x`` (float64, padded, shape
+        (1, C, H', W')), ``weight`` (shape (1, C, KH, KW), or (1, 1, KH, KW) applied to
+        each channel), ``pad`` (left, right, top, bottom), ``output`` (shape
         (F, H_out, W_out), F = 1 or C) from :func:`course.ops.conv2d`, ``limit``
         (largest absolute output value, for a scale centred on 0).
 
