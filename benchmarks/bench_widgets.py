@@ -36,7 +36,7 @@ def _cases(camera):
     """(name, make explorer, list of (control, value) changes cycled through)."""
     import torch
 
-    from course import widgets
+    from course import viz, widgets
 
     def feature_model():
         torch.manual_seed(0)
@@ -74,6 +74,10 @@ def _cases(camera):
           ("stride", 1), ("bias", False)]),
         ("feature_map_viewer (camera 512x512)", lambda: widgets.feature_map_viewer(feature_model(), camera),
          [("layer", label) for label in labels[1:] + labels[:1]]),
+        ("name_the_operation", widgets.name_the_operation,
+         [("step", 1), ("step", 2), ("operation", "max pooling"), ("kernel_size", 3), ("check", True),
+          ("stride", 2), ("check", False), ("puzzle", viz.PUZZLES["puzzle 6"]), ("step", 5),
+          ("puzzle", viz.PUZZLES["lecture, frame 1"])]),
     ]
 
 

@@ -38,6 +38,7 @@ ACTIONS = [
     ("receptive-field", ("key", ".control-layer .noUi-handle", "ArrowLeft")),
     ("conv-matrix", ("key", ".control-stride .noUi-handle", "ArrowRight")),
     ("feature-maps", ("select", ".control-layer select", "3 (Conv2d)")),
+    ("name-the-operation", ("click", ".control-check")),
 ]
 
 WAIT_FOR_KERNEL = """

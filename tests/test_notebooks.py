@@ -23,7 +23,8 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 # Explorers the lectures animate, and the notebook that must show each one.
 EXPLORERS = {
     "02": ["widgets.conv_stepper()"],
-    "03": ["widgets.kernel_explorer()", "widgets.conv_arithmetic_explorer()", "widgets.pooling_explorer()"],
+    "03": ["widgets.kernel_explorer()", "widgets.conv_arithmetic_explorer()", "widgets.pooling_explorer()",
+           "widgets.name_the_operation()"],
     "04": ["widgets.conv_matrix_viewer()", "widgets.receptive_field_explorer()"],
     "07": ["widgets.feature_map_viewer("],
 }
@@ -81,6 +82,46 @@ def test_notebook_uses_the_course_library(path):
         assert call in code, f"{path.name} should show {call}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_explorer_is_preceded_by_a_prediction_prompt(path):
+    """Before each interactive explorer the reader is asked to predict, then to move the control."""
+    cells = read(path).cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("widgets."):
+            before = cells[index - 1]
+            assert before.cell_type == "markdown" and before.source.startswith("**Predict first"), (
+                f"{path.name} cell {index} ({cell.source.strip()}) has no 'Predict first' prompt before it")
+
+
+# Checks run in the notebook's own kernel after its last cell (not stored in the notebook):
+# `Out` holds the value of every cell, so they look at the explorers the notebook showed.
+AFTER_RUN = {
+    "03": """
+from matplotlib.figure import Figure
+from course.widgets import Explorer
+frames = [v for v in Out.values() if isinstance(v, Figure) and "Which operation" in v.get_suptitle()]
+assert len(frames) == 2, len(frames)
+for fig in frames:  # the lecture's frames do not give their answers away
+    words = " ".join([fig.get_suptitle()] + [t.get_text() for t in fig.texts]).lower()
+    assert not [w for w in ("pooling", "convolution", "stride 2", "padding 0", "padding 1", "kernel 3") if w in words]
+quiz = [v for v in Out.values() if isinstance(v, Explorer) and v.name == "name-the-operation"]
+assert len(quiz) == 1 and quiz[0].error is None and "verdict" not in quiz[0].result
+""",
+    "07": """
+from course.widgets import Explorer
+viewers = [v for v in Out.values() if isinstance(v, Explorer) and v.name == "feature-maps"]
+assert len(viewers) == 1, len(viewers)
+shown = viewers[0].result["filters"]
+# the explorer shows the LeNet-5 this notebook trained, not an untrained network
+assert np.array_equal(shown, lenet.features[0].weight.detach().cpu().numpy())
+assert history.test_acc[-1] > 0.9, history.test_acc[-1]
+models.seed_everything(0)  # the weights the notebook's LeNet-5 started from, before training
+untrained = models.LeNet5().features[0].weight.detach().numpy()
+assert shown.shape == untrained.shape and not np.allclose(shown, untrained, atol=1e-3)
+""",
+}
+
+
 def test_readme_lists_every_notebook():
     readme = (NOTEBOOK_DIR / "README.md").read_text()
     for path in NOTEBOOKS:
@@ -97,6 +138,9 @@ def test_notebook_executes(path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = read(path)
+    check = AFTER_RUN.get(path.name[:2])
+    if check:
+        nb.cells.append(nbformat.v4.new_code_cell(check))
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     start = time.perf_counter()
@@ -104,5 +148,5 @@ def test_notebook_executes(path, monkeypatch):
     elapsed = time.perf_counter() - start
     print(f"{path.name}: {elapsed:.1f} s")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not errors, [f"{e.ename}: {e.evalue}" for e in errors]
     assert elapsed < 300, f"{path.name} took {elapsed:.0f} s; the notebooks share a 10-minute budget"
