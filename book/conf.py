@@ -77,12 +77,9 @@ html_theme_options = {
     "show_navbar_depth": 1,
 }
 
-# Build warnings fail the build (book/build.py runs sphinx-build -W --keep-going).
-# Only these known-harmless ones are silenced:
-suppress_warnings = [
-    # nbgrader cells carry their own metadata, and notebooks a "widgets" state
-    "mystnb.unknown_mime_type",
-]
+# Every warning fails the build (book/build.py runs sphinx-build -W --keep-going): a broken
+# link or anchor, a missing file or image, stderr in a cell, an output that cannot be shown.
+# None is silenced; add a `suppress_warnings` entry here only with the reason beside it.
 
 
 def _copy_mathjax(app, exception) -> None:
