@@ -3,6 +3,8 @@
 #
 #   ./dev.sh lab     install (once) and open the course in JupyterLab
 #   ./dev.sh test    install (once) and run the whole test suite, browser tests included
+#   ./dev.sh book    install (once) and build the course as a static website in build/book/
+#                    (--with-solutions adds the instructor's solutions: never publish that one)
 #
 # Both install the exact versions in requirements/lock.txt into .venv, so every
 # student, instructor and CI run has the same environment.
@@ -56,8 +58,13 @@ case "${1:-}" in
         shift
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
+    book)
+        install
+        shift
+        exec "$VENV/bin/python" book/build.py "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh lab | test [pytest arguments]" >&2
+        echo "usage: ./dev.sh lab | test [pytest arguments] | book [--with-solutions]" >&2
         exit 2
         ;;
 esac

@@ -27,17 +27,20 @@ def _pyproject() -> dict:
 
 def _pyproject_requirements() -> dict[str, str]:
     project = _pyproject()["project"]
-    reqs = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    reqs = [Requirement(r) for r in project["dependencies"] + extras]
     return {CONDA_NAMES.get(r.name, r.name): str(r.specifier) for r in reqs}
 
 
 def _environment_requirements() -> dict[str, str]:
+    """conda packages, and the pip section's packages that conda-forge does not have."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     found = {}
-    for dep in env["dependencies"]:
-        if isinstance(dep, str) and not dep.startswith(("python=", "pip")):
+    pip_section = [d for dep in env["dependencies"] if isinstance(dep, dict) for d in dep.get("pip", [])]
+    for dep in env["dependencies"] + pip_section:
+        if isinstance(dep, str) and not dep.startswith(("python=", "pip", "-e")):
             name, spec = re.match(r"([A-Za-z0-9_.-]+)(.*)", dep).groups()
-            found[name] = spec
+            found[name] = str(Requirement(f"x{spec}").specifier)
     return found
 
 
