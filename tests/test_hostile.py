@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import socket
 import threading
@@ -279,3 +280,42 @@ def test_a_grade_is_reproduced_from_its_recorded_seed(batch):
     assert fresh["seed"] != first["seed"]
     assert fresh["verdicts"]["test_correlate2d"]["passed"] is False
     assert fresh["verdicts"]["test_correlate2d"] != first["verdicts"]["test_correlate2d"]
+
+
+# --- where the sandbox cannot run, and without it -------------------------------------------
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory) -> Path:
+    course = make_course(tmp_path_factory.mktemp("modes"), ("ps1",))
+    fields = {"root": str(course), "port": 0, "marker": "unused", "nap": 0}
+    submit(course, "ps1_honest", submission(course, HONEST["ps1_honest"]), "ps1")
+    submit(course, "ps1_read_solutions", submission(course, PATCHES["ps1_read_solutions"],
+                                                    **fields), "ps1")
+    return course
+
+
+def test_autograde_refuses_where_no_sandbox_can_run_and_names_the_way_out(small_course):
+    env = dict(os.environ, COURSE_BWRAP="/bin/false")
+    done = autograde(small_course, "ps1", nbgrader_args=GRADING, env=env)
+    assert done.returncode != 0
+    assert "cannot grade in a sandbox here" in done.stderr and "--no-sandbox" in done.stderr
+    assert not (small_course / "autograded").exists()
+
+
+def test_no_sandbox_grades_warns_and_shows_what_it_gives_up(small_course):
+    done = autograde(small_course, "ps1", "--no-sandbox", nbgrader_args=GRADING)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING: grading without a sandbox" in done.stderr
+    assert "it can read source/ (the solutions)" in done.stderr.replace("\n", " ")
+    table = admin.scores(small_course, "ps1")
+    full = sum(points("ps1", autograded_only=True).values())
+    assert table["ps1_honest"][0] == full
+    # unprotected: the submission read the instructor's notebook and ran its solutions
+    assert table["ps1_read_solutions"][0] == full
+
+
+def test_the_per_process_backend_is_sandboxed_too(small_course):
+    done = autograde(small_course, "ps1", "--per-process", nbgrader_args=GRADING)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = admin.scores(small_course, "ps1")
+    assert table["ps1_honest"][0] == sum(points("ps1", autograded_only=True).values())
+    assert table["ps1_read_solutions"][0] == 0
