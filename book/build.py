@@ -178,7 +178,8 @@ def read_problem_set(name: str, path: Path) -> ProblemSet:
             continue
         if not (meta.get("grade") and not meta.get("solution")):
             continue
-        aliases = dict(re.findall(r"^\s*(\w+)\s*=\s*importlib\.reload\(\s*([\w.]+)\s*\)", src, re.M))
+        aliases = {name: f"{package}.{name}" for package, name in
+                   re.findall(r"^\s*from\s+([\w.]+)\s+import\s+(\w+)\s*$", src, re.M)}
         calls = re.findall(r"^\s*(\w+)\.(check_\w+)\((.*)\)\s*$", src, re.M)
         for alias, function, args in calls:
             module = aliases.get(alias, f"course.{alias}")
@@ -229,16 +230,17 @@ def problem_set_page(ps: ProblemSet, row: CourseMapRow | None, lectures: dict[st
             "off-by-one stride). No output but the success line means the task passes them.", ""]
     hidden = [c for c in ps.checks if c.hidden]
     if hidden:
-        out += ["2. **The hidden cases, as a self-check.** The grader runs the same check with "
-                "`hidden=True`: more cases (edge shapes, every mode). You may run them yourself: once "
-                "a task's visible checks pass, add a cell below its test cell (which has defined the "
-                "name before the dot) with the line for that task:", "", "   ```python"]
+        out += ["2. **The hidden cases, as a self-check.** The grader runs each task on more cases "
+                "(edge shapes, every mode), drawn afresh for every submission, in a process of its "
+                "own. `hidden=True` draws such a set for you, a fresh one each time. Once a task's "
+                "visible checks pass, add a cell below its test cell (which has defined the name "
+                "before the dot) with the line for that task:", "", "   ```python"]
         for c in hidden:
             out += [f"   # {c.task}", f"   {c.hidden}"]
         out += ["   ```"]
-        out += ["", "   Passing them locally is what the autograder will find, provided the whole "
-                "notebook runs top to bottom: **Kernel → Restart Kernel and Run All Cells** before "
-                "you hand it in (or before you call a problem set done).", ""]
+        out += ["", "   Passing them a few times is a good sign that the grader's cases pass too, "
+                "provided the whole notebook runs top to bottom: **Kernel → Restart Kernel and Run "
+                "All Cells** before you hand it in (or before you call a problem set done).", ""]
     elif ps.checks:
         out += ["2. **Hidden cases.** This problem set's checks offer no self-check of the hidden "
                 "cases: the grader's extra cases stay with the instructor.", ""]

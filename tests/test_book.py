@@ -209,18 +209,20 @@ def test_glossary_covers_the_syllabus_terms():
 def test_problem_set_page_explains_the_checks_and_the_hidden_self_check():
     ps = build.read_problem_set("ps1", PROBLEM_SETS["ps1"])
     assert ps.title == "Problem set 1: Convolution"
-    assert [c.call for c in ps.checks][:2] == ["grading.check_correlate1d(correlate1d)",
-                                               "grading.check_convolve1d(convolve1d)"]
+    assert [c.call for c in ps.checks][:2] == ["ps1.check_correlate1d(correlate1d)",
+                                               "ps1.check_convolve1d(convolve1d)"]
     assert all(c.hidden == c.call[:-1] + ", hidden=True)" for c in ps.checks)
     rows = build.course_map_rows((ROOT / "notebooks" / "README.md").read_text())
     page = build.problem_set_page(ps, rows["ps1"], {p.name[:2]: p for p in LECTURES}, "release/ps1/ps1.ipynb")
     assert "../notebooks/02_convolution.ipynb" in page and "../notebooks/03_conv_layer.ipynb" in page
-    assert "grading.check_pad2d(pad2d, hidden=True)" in page
+    assert "ps1.check_pad2d(pad2d, hidden=True)" in page
     assert "](../release/ps1/ps1.ipynb)" in page
-    # a problem set with a written answer says so; ps4's checks live in grading_nn
+    # a problem set with a written answer says so; ps4's checks take its trained values too
     ps4 = build.read_problem_set("ps4", PROBLEM_SETS["ps4"])
     assert ps4.written and all(c.hidden for c in ps4.checks)
-    assert any("checks.check_lenet5(LeNet5, hidden=True)" == c.hidden for c in ps4.checks)
+    assert any("ps4.check_lenet5(LeNet5, hidden=True)" == c.hidden for c in ps4.checks)
+    assert any("ps4.check_experiment(results, es_model, hidden=True)" == c.hidden
+               for c in ps4.checks)
 
 
 def test_solution_lines_are_found_in_every_instructor_notebook():
