@@ -428,7 +428,7 @@ def served(book):
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the sync API allows one playwright per thread at a time
 def browser():
     _require_browser()
     from playwright.sync_api import sync_playwright

@@ -1,7 +1,7 @@
 """Copies another student's answers: reads their submitted notebook and runs its code."""
 ASSIGNMENT = "ps1"
 ATTACK = "read another student's notebook"
-CELLS = {"correlate1d": '''
+CELLS = {"correlate2d_general": '''  # the last answer cell, after every other definition
 import glob, json
 FOUND = []
 for path in glob.glob("{root}/submitted/*/ps1/ps1.ipynb") + glob.glob("{root}/autograded/*/ps1/ps1.ipynb"):
@@ -14,7 +14,8 @@ _ = [exec("".join(c["source"]), globals())
 '''}
 EXPECT = {"test_correlate1d": 0, "test_convolve1d": 0, "test_correlate2d": 0, "test_pad2d": 0,
           "test_output_size": 0, "test_correlate2d_strided": 0, "test_correlate2d_general": 0}
-MESSAGES = ["`correlate1d` is not defined when the judge rebuilds your notebook"]
+MESSAGES = ["`correlate2d_general` is not defined when the judge rebuilds your notebook",
+            "Your function raised NotImplementedError"]
 SIDE_EFFECTS = ["course_files_unchanged"]
 LIMITS = []
 BLANK_OTHERS = True

@@ -2,7 +2,7 @@
 blank notebook, if the grader lets it."""
 ASSIGNMENT = "ps1"
 ATTACK = "read source/ps1/ps1.ipynb and execute its solutions"
-CELLS = {"correlate1d": '''
+CELLS = {"correlate2d_general": '''  # the last answer cell, after every other definition
 import json
 SOLVED = 0
 for path in ["{root}/source/ps1/ps1.ipynb", "../../../source/ps1/ps1.ipynb"]:
@@ -23,7 +23,8 @@ _ = [exec("".join(c["source"]).replace("### BEGIN SOLUTION", "").replace("### EN
 '''}
 EXPECT = {"test_correlate1d": 0, "test_convolve1d": 0, "test_correlate2d": 0, "test_pad2d": 0,
           "test_output_size": 0, "test_correlate2d_strided": 0, "test_correlate2d_general": 0}
-MESSAGES = ["`correlate1d` is not defined when the judge rebuilds your notebook"]
+MESSAGES = ["`correlate2d_general` is not defined when the judge rebuilds your notebook",
+            "Your function raised NotImplementedError"]
 SIDE_EFFECTS = ["course_files_unchanged"]
 LIMITS = []
 BLANK_OTHERS = True
