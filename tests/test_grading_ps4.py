@@ -67,10 +67,10 @@ def _fails(check, *args, hidden=True) -> str:
 
 # --- the specification -------------------------------------------------------------------
 def test_spec_matches_the_course_lenet5_layer_by_layer():
-    reference = models.LeNet5()
+    reference = models.LeNet5(input_size=32)  # the padded MNIST digits of ps4
     assert sum(p.numel() for p in reference.parameters()) == checks.NUM_PARAMETERS == 61706
     assert sum(row[3] for row in checks.SPEC) == 61706
-    traced = {name: shape for name, _, shape in models.trace_shapes(reference, (3, 1, 8, 8))}
+    traced = {name: shape for name, _, shape in models.trace_shapes(reference, (3, 1, 32, 32))}
     ours = [traced[n] for n in ("features.0", "features.2", "features.3", "features.5",
                                 "classifier.0", "classifier.2", "classifier.4")]
     assert ours == [(3, *row[2]) for row in checks.SPEC]
@@ -100,12 +100,10 @@ def test_instructor_solutions_pass(hidden, capsys):
 class Base(nn.Module):
     """The instructor's layers; subclasses override one thing."""
 
-    resize_to, c1_padding, bias, flatten_features, head = 32, 0, True, 400, None
+    crop, c1_padding, bias, flatten_features, head = 0, 0, True, 400, None
 
     def __init__(self, num_classes=10, dropout=0.0):
         super().__init__()
-        self.resize = nn.Upsample(size=(self.resize_to,) * 2, mode="bilinear") \
-            if self.resize_to != 8 else nn.Identity()
         self.c1 = nn.Conv2d(1, 6, 5, padding=self.c1_padding, bias=self.bias)
         self.s2 = nn.MaxPool2d(2)
         self.c3 = nn.Conv2d(6, 16, 5)
@@ -115,8 +113,11 @@ class Base(nn.Module):
         self.out = nn.Linear(84, num_classes)
         self.drop = nn.Dropout(dropout)
 
+    def input(self, x):
+        return x[..., self.crop:x.shape[-2] - self.crop, self.crop:x.shape[-1] - self.crop]
+
     def features(self, x):
-        return self.s4(F.relu(self.c3(self.s2(F.relu(self.c1(self.resize(x)))))))
+        return self.s4(F.relu(self.c3(self.s2(F.relu(self.c1(self.input(x)))))))
 
     def flat(self, x):
         return torch.flatten(x, 1)
@@ -129,20 +130,16 @@ class Base(nn.Module):
 
 class NoS2(Base):
     def features(self, x):
-        return self.s4(F.relu(self.c3(F.relu(self.c1(self.resize(x))))))
+        return self.s4(F.relu(self.c3(F.relu(self.c1(self.input(x))))))
 
 
 class NoS4(Base):
     def features(self, x):
-        return F.relu(self.c3(self.s2(F.relu(self.c1(self.resize(x))))))
+        return F.relu(self.c3(self.s2(F.relu(self.c1(self.input(x))))))
 
 
 class To28(Base):
-    resize_to = 28
-
-
-class NotResized(Base):
-    resize_to = 8
+    crop = 2  # MNIST's own 28x28, the padding cut off
 
 
 class Padded(Base):
@@ -226,7 +223,6 @@ class BorrowsForward(nn.Module):
 
     def __init__(self, num_classes=10, dropout=0.0):
         super().__init__()
-        self.resize = nn.Upsample(size=(32, 32), mode="bilinear")
         self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
                                       nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
         self.flatten = nn.Flatten()
@@ -240,8 +236,7 @@ class BorrowsForward(nn.Module):
 @pytest.mark.parametrize("cls, hidden, phrase", [
     (NoS2, False, "the pooling layer S2 is missing"),
     (NoS4, False, "the pooling layer S4 is missing"),
-    (To28, False, "wrong padding of the input: C1 receives 28x28 images"),
-    (NotResized, False, "C1 receives the 8x8 digits as they are"),
+    (To28, False, "wrong padding of the input: C1 receives 28x28 images, but LeNet-5's input is 32x32"),
     (Padded, False, "wrong padding in C1 (padding=(2, 2))"),
     (FlattenMismatch, False, "flatten size mismatch: C5 = nn.Linear(256, ...) receives 400"),
     (NoFlatten, False, "the maps are not flattened"),
@@ -418,7 +413,7 @@ def test_evaluation_with_gradients_passes_with_a_note(capsys):
 
 # --- part 3: the trained model -------------------------------------------------------------
 def _trained(epochs=3):
-    digits = data.digits()
+    digits = data.mnist()
     x, y = torch.from_numpy(digits.x_train), torch.from_numpy(digits.y_train)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32,
                                          shuffle=True, generator=torch.Generator().manual_seed(0))
@@ -435,7 +430,7 @@ def test_trained_model_passes_and_untrained_fails(one_thread, capsys):
     checks.check_trained_model(model, hidden=True)
     out = capsys.readouterr().out
     accuracy = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
-    digits = data.digits()
+    digits = data.mnist()
     assert accuracy == pytest.approx(models.accuracy(model, digits.x_test, digits.y_test),
                                      abs=1e-4)
     assert accuracy >= 0.95
@@ -445,7 +440,7 @@ def test_trained_model_passes_and_untrained_fails(one_thread, capsys):
 
 
 def test_trained_model_must_be_a_students_lenet():
-    assert "course.models.LeNet5" in _fails(checks.check_trained_model, models.LeNet5())
+    assert "course.models.LeNet5" in _fails(checks.check_trained_model, models.LeNet5(input_size=32))
     small = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     assert "the model has 650 parameters; train your LeNet5" in _fails(
         checks.check_trained_model, small)
@@ -485,9 +480,9 @@ def test_early_stopping_worked_example():
 
 
 def _experiment(model, *, shift_best=0, extra_epochs=0, last=False):
-    """Results whose best epoch holds exactly `model`'s validation loss."""
-    x, y = data.digits()[:2]
-    x_val, y_val = torch.from_numpy(x[:300]), torch.from_numpy(y[:300])
+    """Results (three seeds) whose seed-0 best epoch holds exactly `model`'s validation loss."""
+    digits = data.mnist()
+    x_val, y_val = torch.from_numpy(digits.x_val[:500]), torch.from_numpy(digits.y_val[:500])
     model.eval()
     with torch.no_grad():
         scores = model(x_val)
@@ -497,8 +492,10 @@ def _experiment(model, *, shift_best=0, extra_epochs=0, last=False):
     if last:
         losses = [loss + 0.5, loss - 0.1, loss + 0.1, loss + 0.2, loss]
     entry = {"train_acc": 1.0, "val_acc": acc}
-    results = {key: dict(entry, val_losses=losses) for key in checks.EXPERIMENT_KEYS}
-    results["early_stopping"].update(patience=3, best_epoch=1 + shift_best)
+    results = {key: [dict(entry, val_losses=losses) for _ in range(3)]
+               for key in checks.EXPERIMENT_KEYS}
+    for run in results["early_stopping"]:
+        run.update(patience=3, best_epoch=1 + shift_best)
     return results
 
 
@@ -516,15 +513,20 @@ def test_experiment_passes_and_each_mistake_is_diagnosed():
     del broken["dropout"]
     assert "`results` has no entry 'dropout'" in _fails(checks.check_experiment, broken, model)
     broken = _experiment(model)
-    broken["baseline"]["val_acc"] = 91.0
+    broken["baseline"][1]["val_acc"] = 91.0
     assert "a float in [0, 1], got 91.0" in _fails(checks.check_experiment, broken, model)
     broken = _experiment(model)
-    broken["early_stopping"]["val_acc"] = 0.0 if broken["early_stopping"]["val_acc"] > 0.5 else 1
+    first = broken["early_stopping"][0]
+    first["val_acc"] = 0.0 if first["val_acc"] > 0.5 else 1
     checks.check_experiment(broken, model)  # the recorded accuracy is a hidden check
     assert "record the accuracy of the restored model" in _fails(
         checks.check_experiment, broken, model)
     assert "course.models.LeNet5" in _fails(checks.check_experiment, _experiment(model),
-                                            models.LeNet5())
+                                            models.LeNet5(input_size=32))
+    broken = _experiment(model)
+    broken["weight_decay"] = broken["weight_decay"][:1]
+    assert "expected a list of 3 results, one per seed" in _fails(checks.check_experiment, broken,
+                                                                   model)
 
 
 def test_copy_module_kept(one_thread):

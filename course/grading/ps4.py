@@ -47,7 +47,7 @@ __all__ = ["EXPERIMENT_KEYS", "NUM_PARAMETERS", "REQUIRED_ACCURACY", "SPEC", "ch
            "check_trained_model"]
 
 REQUIRED_ACCURACY = 0.95
-"""Test accuracy the trained LeNet-5 must reach on ``data.digits()``'s held-out split."""
+"""Test accuracy the trained LeNet-5 must reach on ``data.mnist()``'s 1,000 test digits."""
 
 NUM_PARAMETERS = 61706
 """Parameters of LeNet-5 with 10 classes."""
@@ -62,10 +62,12 @@ SPEC = (
     ("F6", "linear", (84,), 10164, "Linear(120, 84)"),
     ("output", "linear", (10,), 850, "Linear(84, 10)"),
 )
-"""LeNet-5 for the 8x8 digits resized to 32x32: (layer, kind, output shape, parameters, module)."""
+"""LeNet-5 on the padded 32x32 MNIST digits: (layer, kind, output shape, parameters, module)."""
 
-VALIDATION = 300
-"""Part 4: the first VALIDATION training images are the validation split ..."""
+VALIDATION = 500
+"""Part 4: the first VALIDATION digits of ``data.mnist()``'s validation split."""
+SEEDS = 3
+"""Part 4: every configuration is trained with this many seeds."""
 EXPERIMENT_KEYS = ("baseline", "dropout", "weight_decay", "augmentation", "early_stopping")
 RTOL, ATOL = 1e-4, 1e-5
 ADVICE = ("write the network and the loop yourself with torch.nn (course.models and "
@@ -92,9 +94,16 @@ def _torch():
 
 
 def _digits():
+    """The small 8x8 digits: the judge's small CNN trains and evaluates on them."""
     from course import data
 
     return data.digits()
+
+
+def _mnist():
+    from course import data
+
+    return data.mnist()
 
 
 def close(a: float, b: float, rtol=RTOL, atol=ATOL) -> bool:
@@ -102,15 +111,15 @@ def close(a: float, b: float, rtol=RTOL, atol=ATOL) -> bool:
 
 
 def _images(rng, n: int) -> np.ndarray:
-    """n images (n, 1, 8, 8) in the digits' value range."""
-    return (np.array(rng.ints(0, 16, n * 64), dtype=np.float32) / 16).reshape(n, 1, 8, 8)
+    """n real digits (n, 1, 32, 32) drawn from the training split."""
+    x = _mnist().x_train
+    return x[np.array(rng.ints(0, len(x) - 1, n))].copy()
 
 
 def reference_lenet(num_classes: int = 10):
     """The judge's own LeNet-5 of the specification."""
     nn = _torch().nn
     return nn.Sequential(
-        nn.Upsample(size=(32, 32), mode="bilinear"),
         nn.Conv2d(1, 6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes))
@@ -190,14 +199,10 @@ def diagnose_layers(records, n, num_classes=10, complete=True) -> str | None:
     c1 = convs[0]
     if c1["input"] is not None and c1["input"][1:] != (1, 32, 32):
         side = c1["input"][-1] if len(c1["input"]) == 4 else None
-        if side == 8:
-            return ("C1 receives the 8x8 digits as they are: resize them to LeNet-5's 32x32 "
-                    "input first (e.g. nn.Upsample(size=(32, 32), mode='bilinear') as the first "
-                    "module); two 5x5 convolutions and two poolings do not fit in 8x8.")
         if side == 28:
             return ("wrong padding of the input: C1 receives 28x28 images, but LeNet-5's input "
-                    "is 32x32 (MNIST's 28x28 digits were padded by 2 on every side); resize the "
-                    "8x8 digits to 32x32, so that C1 gives 28x28 maps.")
+                    "is 32x32 (data.mnist() pads MNIST's 28x28 digits by 2 on every side, so "
+                    "that C1 gives 28x28 maps); do not crop or resize them.")
         return f"C1 should receive (N, 1, 32, 32), got {c1['input']}."
     if c1["output"] is not None and c1["output"] != spec_out["C1"]:
         if c1["output"][-2:] == (32, 32):
@@ -412,7 +417,7 @@ class LeNet5(TorchTask):
             return ("with the judge's random weights loaded into your layers, your network's "
                     "scores differ from LeNet-5's with the same weights. Check the order of the "
                     "layers, ReLU after C1, C3, C5 and F6 (not after the output), max-pooling "
-                    "(not average), and the bilinear resize to 32x32.\n  expected:\n    "
+                    "(not average), and that the 32x32 input is used as it is.\n  expected:\n    "
                     f"{np.array2string(expected[:2], precision=4)}\n  got:\n    "
                     f"{np.array2string(got[:2], precision=4)}")
         return None
@@ -754,7 +759,7 @@ class TrainedModel(TorchTask):
         net, problem = lenet_from(model)
         if problem:
             return self.fail(hidden, "the model", problem)
-        digits = _digits()
+        digits = _mnist()
         correct, _, device = _evaluate_lenet(net, digits.x_test, digits.y_test)
         accuracy = correct / len(digits.y_test)
         if accuracy < REQUIRED_ACCURACY:
@@ -762,7 +767,7 @@ class TrainedModel(TorchTask):
                 f"your model classifies {correct} of {len(digits.y_test)} test images correctly "
                 f"(accuracy {accuracy:.4f}, computed by the judge on {device}); at least "
                 f"{REQUIRED_ACCURACY} is required. Train longer or with a larger learning rate "
-                "(e.g. Adam, lr=3e-3, 10 epochs, batches of 32), and check that the loss goes "
+                "(e.g. Adam, lr=3e-3, 12 epochs, batches of 32), and check that the loss goes "
                 "down."))
         return Verdict(True, f"trained model: test accuracy {accuracy:.4f} ({correct} of "
                              f"{len(digits.y_test)}, computed by the judge on {device}) >= "
@@ -868,61 +873,32 @@ def _is_number(value) -> bool:
 
 @task("test_experiment", values=("results", "es_model"))
 class Experiment(TorchTask):
-    """The regularization results and the early-stopped model, recomputed by the judge."""
+    """The regularization results (three seeds each) and the early-stopped model."""
 
     def judge(self, target, rng, hidden):
-        torch = _torch()
         try:
             values = target.values(self.values)
         except LookupError as error:
             return self.fail(hidden, "`results` and `es_model`", f"they could not be read from "
                              f"your notebook when this cell ran: {error}")
         results, es_model = values["results"], values["es_model"]
-        if not isinstance(results, dict):
-            return self.fail(hidden, "`results`", f"`results` must be a dict, got "
-                                                  f"{_type_name(results)}.")
-        for key in EXPERIMENT_KEYS:
-            if key not in results:
-                return self.fail(hidden, "`results`", f"`results` has no entry {key!r}; expected "
-                                 f"the keys {list(EXPERIMENT_KEYS)}.")
-            entry = results[key]
-            if not isinstance(entry, dict):
-                return self.fail(hidden, f"results[{key!r}]", f"expected a dict, got "
-                                                              f"{_type_name(entry)}.")
-            for field in ("train_acc", "val_acc"):
-                value = entry.get(field)
-                if not _is_number(value) or not 0 <= value <= 1:
-                    return self.fail(hidden, f"results[{key!r}][{field!r}]",
-                                     f"expected an accuracy, a float in [0, 1], got {value!r}.")
-        es = results["early_stopping"]
-        losses, patience, best = es.get("val_losses"), es.get("patience"), es.get("best_epoch")
-        if not isinstance(losses, (list, tuple)) or len(losses) < 2 \
-                or not all(_is_number(v) and math.isfinite(float(v)) for v in losses):
-            return self.fail(hidden, "results['early_stopping']['val_losses']",
-                             "expected a list of floats, the validation loss after every epoch run.")
-        losses = [float(v) for v in losses]
-        if type(patience) is not int or patience < 1:
-            return self.fail(hidden, "results['early_stopping']['patience']",
-                             f"expected an int >= 1, got {patience!r}.")
-        if type(best) is not int:
-            return self.fail(hidden, "results['early_stopping']['best_epoch']",
-                             f"expected an int, got {best!r}.")
-        expected_best = early_stopping_reference(losses, patience)
-        stop = early_stopping_reference(losses, patience, return_stop=True)
-        if best != expected_best:
-            return self.fail(hidden, "the best epoch", f"you recorded best_epoch={best}, but your "
-                             f"validation losses give epoch {expected_best} (loss "
-                             f"{losses[expected_best]:.4g}) with patience {patience}.")
-        if stop < len(losses) - 1:
-            return self.fail(hidden, "when training stopped", f"training went on after the "
-                             f"patience ran out: after epoch {stop} the loss had not improved "
-                             f"for {patience} epochs, but {len(losses)} epochs were recorded.")
+        problem = self._structure(results)
+        if problem:
+            return self.fail(hidden, *problem)
+        for seed, es in enumerate(results["early_stopping"]):
+            problem = self._stopping(es, seed)
+            if problem:
+                return self.fail(hidden, *problem)
+        es = results["early_stopping"][0]
+        losses, best = [float(v) for v in es["val_losses"]], es["best_epoch"]
         net, problem = lenet_from(es_model)
         if problem:
             return self.fail(hidden, "es_model", problem)
-        x, y = _digits()[:2]
-        _, scores, device = _evaluate_lenet(net, x[:VALIDATION], y[:VALIDATION])
-        labels = torch.as_tensor(y[:VALIDATION])
+        torch = _torch()
+        digits = _mnist()
+        x, y = digits.x_val[:VALIDATION], digits.y_val[:VALIDATION]
+        _, scores, device = _evaluate_lenet(net, x, y)
+        labels = torch.as_tensor(y)
         loss = torch.nn.functional.cross_entropy(scores, labels).item()
         # a network whose forward ends in a softmax (marked down in part 1) recorded the loss
         # of its probabilities: judge the restoring, not that mistake again
@@ -932,23 +908,71 @@ class Experiment(TorchTask):
             loss = squashed
         if not close(loss, target_loss, 1e-3, 1e-4):
             lines = [f"es_model's validation loss is {loss:.6g} (computed by the judge on the "
-                     f"first {VALIDATION} training images), but the recorded loss of the best "
-                     f"epoch {best} is {target_loss:.6g}."]
+                     f"first {VALIDATION} validation digits), but the recorded loss of the best "
+                     f"epoch {best} of seed 0 is {target_loss:.6g}."]
             if close(loss, losses[-1], 1e-3, 1e-4):
                 lines.append("Likely mistake: the weights of the last epoch were kept. Save the "
                              "best weights when the loss improves (best = copy.deepcopy("
                              "model.state_dict())) and restore them at the end "
                              "(model.load_state_dict(best)).")
             return self.fail(hidden, "the restored model", "\n".join(lines))
-        predicted = scores.argmax(1).numpy()
-        accuracy = float(np.mean(predicted == y[:VALIDATION]))
+        accuracy = float(np.mean(scores.argmax(1).numpy() == y))
         if hidden and abs(accuracy - float(es["val_acc"])) > 1.5 / VALIDATION:
-            return self.fail(hidden, "results['early_stopping']['val_acc']",
+            return self.fail(hidden, "results['early_stopping'][0]['val_acc']",
                              f"es_model's validation accuracy is {accuracy:.4f}, but you recorded "
                              f"{float(es['val_acc']):.4f}: record the accuracy of the restored model.")
         which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {which} checks passed (best epoch {best}, restored "
-                             f"model's validation loss {loss:.4f}, computed by the judge).")
+        return Verdict(True, f"{self.name}: all {which} checks passed ({SEEDS} seeds per "
+                             f"configuration; seed 0's best epoch {best}, its restored model's "
+                             f"validation loss {loss:.4f}, computed by the judge).")
+
+    @staticmethod
+    def _structure(results):
+        if not isinstance(results, dict):
+            return "`results`", f"`results` must be a dict, got {_type_name(results)}."
+        for key in EXPERIMENT_KEYS:
+            if key not in results:
+                return "`results`", (f"`results` has no entry {key!r}; expected the keys "
+                                     f"{list(EXPERIMENT_KEYS)}.")
+            runs = results[key]
+            if not isinstance(runs, (list, tuple)) or len(runs) != SEEDS:
+                return f"results[{key!r}]", (f"expected a list of {SEEDS} results, one per seed "
+                                             f"of SEEDS, got {_type_name(runs)}"
+                                             + (f" of length {len(runs)}" if isinstance(runs, (list, tuple)) else "") + ".")
+            for seed, entry in enumerate(runs):
+                if not isinstance(entry, dict):
+                    return f"results[{key!r}][{seed}]", f"expected a dict, got {_type_name(entry)}."
+                for field in ("train_acc", "val_acc"):
+                    value = entry.get(field)
+                    if not _is_number(value) or not 0 <= value <= 1:
+                        return (f"results[{key!r}][{seed}][{field!r}]",
+                                f"expected an accuracy, a float in [0, 1], got {value!r}.")
+        return None
+
+    @staticmethod
+    def _stopping(es, seed):
+        where = f"results['early_stopping'][{seed}]"
+        losses, patience, best = es.get("val_losses"), es.get("patience"), es.get("best_epoch")
+        if not isinstance(losses, (list, tuple)) or len(losses) < 2 \
+                or not all(_is_number(v) and math.isfinite(float(v)) for v in losses):
+            return (f"{where}['val_losses']",
+                    "expected a list of floats, the validation loss after every epoch run.")
+        losses = [float(v) for v in losses]
+        if type(patience) is not int or patience < 1:
+            return f"{where}['patience']", f"expected an int >= 1, got {patience!r}."
+        if type(best) is not int:
+            return f"{where}['best_epoch']", f"expected an int, got {best!r}."
+        expected_best = early_stopping_reference(losses, patience)
+        stop = early_stopping_reference(losses, patience, return_stop=True)
+        if best != expected_best:
+            return (f"the best epoch of seed {seed}", f"you recorded best_epoch={best}, but your "
+                    f"validation losses give epoch {expected_best} (loss "
+                    f"{losses[expected_best]:.4g}) with patience {patience}.")
+        if stop < len(losses) - 1:
+            return (f"when training stopped (seed {seed})", f"training went on after the "
+                    f"patience ran out: after epoch {stop} the loss had not improved for "
+                    f"{patience} epochs, but {len(losses)} epochs were recorded.")
+        return None
 
 
 check_lenet5 = LeNet5.check

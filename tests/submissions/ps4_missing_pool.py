@@ -4,7 +4,6 @@ CELLS = {"lenet5": '''
 class LeNet5(nn.Module):
     def __init__(self, num_classes=10, dropout=0.0):
         super().__init__()
-        self.resize = nn.Upsample(size=(32, 32), mode="bilinear", align_corners=False)
         self.c1 = nn.Conv2d(1, 6, kernel_size=5)
         self.c3 = nn.Conv2d(6, 16, kernel_size=5)
         self.s4 = nn.MaxPool2d(2)
@@ -14,7 +13,6 @@ class LeNet5(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        x = self.resize(x)
         x = F.relu(self.c1(x))
         x = self.s4(F.relu(self.c3(x)))
         x = torch.flatten(x, 1)
