@@ -346,48 +346,40 @@ def procedure_build_and_run(namespace: dict, function: str, data: dict) -> dict:
     return info
 
 
-def procedure_train_epoch(namespace: dict, function: str, data: dict) -> dict:
-    """One call of the student's ``train_epoch`` on the judge's small CNN."""
+def _run_on_small_net(namespace: dict, function: str, data: dict, training: bool) -> dict:
+    """Call the student's loop on the judge's small CNN: ``fn(model, loader, [optimizer,] device)``.
+
+    The model is handed over in the other mode than the loop needs (evaluation mode to
+    ``train_epoch``, training mode to ``evaluate``), as it is after the other function.
+    """
     torch = _torch()
     fn = namespace[function]
     device = torch.device(data.get("device", "cpu"))
     model = small_net()
     load_state(model, data["state"])
     model.to(device)
-    optimizer = make_optimizer(data["optimizer"], model.parameters())
-    x = torch.as_tensor(data["x"]).to(device)
-    y = torch.as_tensor(data["y"]).to(device)
-    loader = Loader(x, y, int(data["batch_size"]))
-    model.eval()  # as after an evaluation: the loop must switch training mode on itself
+    loader = Loader(torch.as_tensor(data["x"]).to(device), torch.as_tensor(data["y"]).to(device),
+                    int(data["batch_size"]))
+    extra = (make_optimizer(data["optimizer"], model.parameters()),) if training else ()
+    model.train(not training)
     probe = Probe(model)
     torch.manual_seed(int(data["seed"]))
     try:
-        value, error = fn(model, loader, optimizer, device), None
+        value, error = fn(model, loader, *extra, device), None
     except Exception as exc:  # noqa: BLE001
         value, error = None, describe_error(exc)
     probe.handle.remove()
     return {"value": value, "error": error, "parameters": parameters_of(model), "calls": probe.calls}
+
+
+def procedure_train_epoch(namespace: dict, function: str, data: dict) -> dict:
+    """One call of the student's ``train_epoch`` on the judge's small CNN."""
+    return _run_on_small_net(namespace, function, data, training=True)
 
 
 def procedure_evaluate(namespace: dict, function: str, data: dict) -> dict:
     """One call of the student's ``evaluate`` on the judge's small CNN (handed over training)."""
-    torch = _torch()
-    fn = namespace[function]
-    device = torch.device(data.get("device", "cpu"))
-    model = small_net()
-    load_state(model, data["state"])
-    model.to(device)
-    x = torch.as_tensor(data["x"]).to(device)
-    y = torch.as_tensor(data["y"]).to(device)
-    model.train()  # as after training: evaluate must switch to evaluation mode itself
-    probe = Probe(model)
-    torch.manual_seed(int(data["seed"]))
-    try:
-        value, error = fn(model, Loader(x, y, int(data["batch_size"])), device), None
-    except Exception as exc:  # noqa: BLE001
-        value, error = None, describe_error(exc)
-    probe.handle.remove()
-    return {"value": value, "error": error, "parameters": parameters_of(model), "calls": probe.calls}
+    return _run_on_small_net(namespace, function, data, training=False)
 
 
 PROCEDURES = {
