@@ -347,7 +347,7 @@ def judge_array(task, case: Case, got, expected, where: str, mistakes: list[Mist
             hint = " Did you forget the `return` statement?"
         elif isinstance(got, (list, tuple)):
             hint = " Convert it with np.array(...) before returning."
-        return f"Return a NumPy ndarray, got {_kind_name(got)}.{hint}\n{shown}"
+        return f"Return a NumPy ndarray, got {kind_name(got)}.{hint}\n{shown}"
     if got.dtype.kind not in "biuf":
         return (f"Return an array of numbers, got dtype {got.dtype}.\n{shown}")
     if got.shape != expected.shape:
@@ -425,7 +425,8 @@ def inputs_changed(case: Case, after: list) -> str | None:
     return None
 
 
-def _kind_name(value) -> str:
+def kind_name(value) -> str:
+    """The type's name of a value that came over the wire (a tensor, an unsupported object)."""
     if isinstance(value, wire.Unsupported):
         return value.type_name
     if isinstance(value, wire.Tensor):
@@ -453,7 +454,7 @@ class ArraysResult(Result):
         got, names = outcome.value, ", ".join(self.parts)
         if not isinstance(got, (tuple, list)) or len(got) != len(self.parts):
             what = (f"{type(got).__name__} of length {len(got)}" if isinstance(got, (tuple, list))
-                    else _kind_name(got))
+                    else kind_name(got))
             hint = " Did you forget the `return` statement?" if got is None else ""
             return (f"Return a tuple of {len(self.parts)} arrays ({names}), got {what}.{hint}\n"
                     f"{case.describe()}")
@@ -500,7 +501,7 @@ class IntResult(Result):
         if got is None:
             value = outcome.value
             hint = " (use // for whole-number division)" if isinstance(value, float) else ""
-            return (f"Return an int, got {_kind_name(value)} {value!r}{hint}.\n{case.describe()}\n"
+            return (f"Return an int, got {kind_name(value)} {value!r}{hint}.\n{case.describe()}\n"
                     f"  expected: {expected}")
         if got == expected:
             return None
@@ -539,7 +540,7 @@ class EstimateResult(Result):
         value = as_float(outcome.value)
         if value is None:
             return (f"Return one float (the largest relative error), got "
-                    f"{_kind_name(outcome.value)} {fmt(outcome.value)}.\n{case.describe()}")
+                    f"{kind_name(outcome.value)} {fmt(outcome.value)}.\n{case.describe()}")
         if not outcome.counted:
             return (f"`{task.name}` did not call your `{self.helper}`: compute the numerical "
                     f"gradients with it.\n{case.describe()}")

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import catalogue, wire
 from .cases import Case, Mistake
-from .engine import CaseTask, IntResult, Task, Verdict, as_float, task
+from .engine import CaseTask, IntResult, Task, Verdict, as_float, kind_name, task
 
 __all__ = ["EXPERIMENT_KEYS", "NUM_PARAMETERS", "REQUIRED_ACCURACY", "SPEC", "check_early_stopping",
            "check_evaluate", "check_experiment", "check_lenet5", "check_train_epoch",
@@ -128,7 +128,7 @@ def reference_lenet(num_classes: int = 10):
 def lenet_from(module: wire.Module, num_classes: int = 10):
     """The judge's LeNet-5 holding the weights of an exported model, or a message."""
     if not isinstance(module, wire.Module):
-        return None, f"expected a trained nn.Module, got {_type_name(module)}."
+        return None, f"expected a trained nn.Module, got {kind_name(module)}."
     where = _forbidden_base(module.classes)
     if where:
         return None, (f"Forbidden: the model is (or contains) `{where}`. Train your LeNet5 of "
@@ -144,14 +144,6 @@ def lenet_from(module: wire.Module, num_classes: int = 10):
     if problem:
         return None, f"its weights do not fit LeNet-5: {problem}."
     return net.eval(), None
-
-
-def _type_name(value) -> str:
-    if isinstance(value, wire.Unsupported):
-        return value.type_name
-    if isinstance(value, wire.Tensor):
-        return "torch.Tensor"
-    return type(value).__name__
 
 
 def _device():
@@ -435,7 +427,7 @@ class LeNet5(TorchTask):
         output = result.get("output")
         if not isinstance(output, np.ndarray):
             hint = " Did you forget `return`?" if output is None else ""
-            return f"forward must return a tensor, got {_type_name(output)}.{hint}"
+            return f"forward must return a tensor, got {kind_name(output)}.{hint}"
         diagnosis = diagnose_layers(records, n, classes)
         if diagnosis is None and output.shape != (n, classes):
             diagnosis = (f"the output has shape {output.shape}; expected ({n}, {classes}): one "
@@ -617,7 +609,7 @@ class TrainEpoch(TorchTask):
             if got is None:
                 hint = " Did you forget `return`?" if value is None else ""
                 return self.fail(hidden, label, f"Return the mean loss as a float, got "
-                                                f"{_type_name(value)}.{hint}")
+                                                f"{kind_name(value)}.{hint}")
             if not close(got, mean):
                 candidates = (
                     (sum(loss for loss, _ in losses), "you returned the sum of the batch losses; "
@@ -696,7 +688,7 @@ class Evaluate(TorchTask):
             if got is None:
                 hint = " (use .item())" if isinstance(value, wire.Tensor) else ""
                 return self.fail(hidden, label, f"Return the accuracy as a float, got "
-                                                f"{_type_name(value)}{hint}.")
+                                                f"{kind_name(value)}{hint}.")
             if abs(got - expected) > 1e-9:
                 candidates = (
                     (dropped, "model.eval() is missing. The model is handed over in training "
@@ -929,7 +921,7 @@ class Experiment(TorchTask):
     @staticmethod
     def _structure(results):
         if not isinstance(results, dict):
-            return "`results`", f"`results` must be a dict, got {_type_name(results)}."
+            return "`results`", f"`results` must be a dict, got {kind_name(results)}."
         for key in EXPERIMENT_KEYS:
             if key not in results:
                 return "`results`", (f"`results` has no entry {key!r}; expected the keys "
@@ -937,11 +929,11 @@ class Experiment(TorchTask):
             runs = results[key]
             if not isinstance(runs, (list, tuple)) or len(runs) != SEEDS:
                 return f"results[{key!r}]", (f"expected a list of {SEEDS} results, one per seed "
-                                             f"of SEEDS, got {_type_name(runs)}"
+                                             f"of SEEDS, got {kind_name(runs)}"
                                              + (f" of length {len(runs)}" if isinstance(runs, (list, tuple)) else "") + ".")
             for seed, entry in enumerate(runs):
                 if not isinstance(entry, dict):
-                    return f"results[{key!r}][{seed}]", f"expected a dict, got {_type_name(entry)}."
+                    return f"results[{key!r}][{seed}]", f"expected a dict, got {kind_name(entry)}."
                 for field in ("train_acc", "val_acc"):
                     value = entry.get(field)
                     if not _is_number(value) or not 0 <= value <= 1:
