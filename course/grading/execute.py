@@ -322,6 +322,11 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
                     if now.get(name, 0) > events.get(name, 0):
                         run.limits.append((label, result.index, _LIMIT_TEXT[label]))
                 events = now
+                if any(o.get("output_type") == "error" and o.get("ename") == "MemoryError"
+                       for o in result.outputs) and not any(
+                        limit == "memory" and cell == result.index for limit, cell, _ in run.limits):
+                    # no cgroup: RLIMIT_DATA makes an allocation fail instead of the OOM killer
+                    run.limits.append(("memory", result.index, _LIMIT_TEXT["memory"]))
                 if result.cut:
                     run.limits.append(("output", result.index, f"the cell printed more than "
                                        f"{job.output} bytes"))
