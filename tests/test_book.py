@@ -535,7 +535,11 @@ def test_site_works_from_the_file_system(book, browser):
     watch = _Watch(page, out.as_uri() + "/")
     for rel in ["index.html", "notebooks/04_conv_vs_dense.html", "search.html?q=dilation"]:
         page.goto(f"{out.as_uri()}/{rel}")
+        # as the served test does: let the page's own requests (the favicon, fonts) finish, or
+        # the next navigation aborts them and the watch reports a failed request
+        page.wait_for_load_state("networkidle")
         state = page.evaluate(TYPESET)
+        page.wait_for_load_state("networkidle")
         assert not state["broken"], (rel, state)
         if rel.startswith("notebooks"):
             assert state["typeset"] >= state["sources"] > 0, state
