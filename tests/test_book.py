@@ -428,8 +428,11 @@ def served(book):
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # module scope: the sync Playwright session runs an asyncio loop in this thread until it
+    # is closed; held for the whole session it makes tests/test_browser.py's own
+    # sync_playwright() fail ("Sync API inside the asyncio loop") when both files run
     _require_browser()
     from playwright.sync_api import sync_playwright
 
