@@ -118,6 +118,18 @@ def test_unanswered_stub_prints_a_line_and_fails_when_asked_to(name, capsys):
         _check(name)(stub, unanswered_ok=False)
 
 
+def test_the_trial_call_for_a_stub_prints_nothing(capsys):
+    solution = _solution("mlp_parameters")
+
+    def mlp_parameters(sizes):
+        print("computing", sizes)
+        return solution(sizes)
+
+    lectures.check_mlp_parameters(mlp_parameters)
+    out = capsys.readouterr().out
+    assert out.count("computing [784, 1000, 10]") == 1 and "not answered" not in out   # the probed case
+
+
 def test_a_stub_that_raises_something_else_is_reported_as_an_error():
     def box_blur(image, k):
         raise ValueError("half written")

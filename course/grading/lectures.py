@@ -41,7 +41,9 @@ check                                      notebook  what the reader writes
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 
 import numpy as np
@@ -68,7 +70,8 @@ def unanswered(task: CaseTask, fn) -> bool:
     case = min(task.cases(task.visible_rng(), False), key=lambda c: c.size)
     args, kwargs = copy.deepcopy(case.call_args())
     try:
-        fn(*args, **kwargs)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            fn(*args, **kwargs)   # a trial call: what it prints would show twice
     except NotImplementedError:
         return True
     except Exception:  # noqa: BLE001 - any other error is the check's to report
