@@ -491,7 +491,10 @@ def build(out: Path, *, with_solutions: bool = False, jobs: str = "1", root: Pat
                "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
                "JUPYTER_PLATFORM_DIRS": "1",
                "MPLCONFIGDIR": str(tmp / "matplotlib"),
-               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+               "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+               # torch's OpenMP threads wait asleep, not spinning: spinning ones slow the
+               # training cells down several times over when other work shares the cores
+               "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         env.pop("MPLBACKEND", None)   # the kernel uses its inline backend
         cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-j", jobs,
                "-c", str(root / "book"), "-d", str(tmp / "doctrees"), str(src), str(out)]

@@ -428,8 +428,11 @@ def served(book):
         server.server_close()
 
 
-@pytest.fixture(scope="module")  # the sync API allows one playwright per thread at a time
+@pytest.fixture(scope="module")
 def browser():
+    # module scope: the sync Playwright session runs an asyncio loop in this thread until it
+    # is closed; held for the whole session it makes tests/test_browser.py's own
+    # sync_playwright() fail ("Sync API inside the asyncio loop") when both files run
     _require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -535,7 +538,11 @@ def test_site_works_from_the_file_system(book, browser):
     watch = _Watch(page, out.as_uri() + "/")
     for rel in ["index.html", "notebooks/04_conv_vs_dense.html", "search.html?q=dilation"]:
         page.goto(f"{out.as_uri()}/{rel}")
+        # as the served test does: let the page's own requests (the favicon, fonts) finish, or
+        # the next navigation aborts them and the watch reports a failed request
+        page.wait_for_load_state("networkidle")
         state = page.evaluate(TYPESET)
+        page.wait_for_load_state("networkidle")
         assert not state["broken"], (rel, state)
         if rel.startswith("notebooks"):
             assert state["typeset"] >= state["sources"] > 0, state
