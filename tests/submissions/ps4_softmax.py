@@ -21,5 +21,7 @@ class LeNet5(nn.Module):
         x = F.relu(self.f6(self.drop(x)))
         return F.softmax(self.out(self.drop(x)), dim=1)
 '''}
-EXPECT = {"test_lenet5": 0, "test_trained_model": 0, "regularization_answer": 0}
+# Cross-entropy over probabilities trains slowly: after the notebook's 12 epochs the test
+# accuracy lands near the 0.95 threshold, above it on some CPUs and below it on others.
+EXPECT = {"test_lenet5": 0, "test_trained_model": (0, 3), "regularization_answer": 0}
 MESSAGES = ["forward returns probabilities"]
