@@ -29,7 +29,7 @@ The sandbox runner
     :mod:`.execute`     runs a notebook inside a sandbox and streams back its outputs
     :mod:`.autograde`   nbgrader preprocessors: ``ExecuteInSandbox``, ``JudgeTestCells``
 The problem sets
-    :mod:`.ps1` ... :mod:`.ps4`   one module per assignment, one task class per test cell
+    :mod:`.ps1` ... :mod:`.ps5`   one module per assignment, one task class per test cell
 
 Adding an exercise
 ------------------
