@@ -224,7 +224,6 @@ class LayerTask(NumpyTask):
 
     rtol = 1e-6
     atol = 1e-8
-    result = None  # the layer's results are judged part by part below
 
     def cases(self, rng, hidden) -> list[LayerCase]:
         raise NotImplementedError
@@ -1074,14 +1073,19 @@ PROBES = ({"name": "A", "scale": [1.5, -0.5, 2.0], "shift": [0.25, -1.0, 0.5], "
           {"name": "C", "scale": [-1.0, 0.5, 3.0]})
 
 
+def _probe_scale(spec) -> np.ndarray:
+    """A probe multiplies by its scale; one without parameters doubles (as in the catalogue)."""
+    if "scale" in spec:
+        return np.array(spec["scale"], dtype=np.float64)
+    return np.array(1.0 if "shift" in spec else 2.0)
+
+
 def _probe_run(layers, x, g):
     """The probes' output, grad_x and gradients (``{"0.scale": ...}``) for input x."""
     values, inputs = f64(x), []
     for spec in layers:
         inputs.append(values)
-        scale = np.array(spec.get("scale", 2.0 if "scale" not in spec and "shift" not in spec
-                                  else 1.0))
-        values = values * scale + np.array(spec.get("shift", 0.0))
+        values = values * _probe_scale(spec) + np.array(spec.get("shift", 0.0))
     grads, grad = {}, f64(g)
     for index in reversed(range(len(layers))):
         spec = layers[index]
@@ -1089,9 +1093,7 @@ def _probe_run(layers, x, g):
             grads[f"{index}.scale"] = np.sum(grad * inputs[index], axis=0)
         if "shift" in spec:
             grads[f"{index}.shift"] = np.sum(grad, axis=0)
-        scale = np.array(spec.get("scale", 2.0 if "scale" not in spec and "shift" not in spec
-                                  else 1.0))
-        grad = grad * scale
+        grad = grad * _probe_scale(spec)
     return values, grad, grads
 
 
