@@ -1,5 +1,5 @@
 """sgd_momentum applies the momentum to the gradient instead of the velocity:
-v_next = v + momentum * dw, so the velocity never decays. The 30 full-batch steps of
+v_next = v + momentum * dw, so the velocity never decays. The 20 full-batch steps of
 overfit_small still fit 50 digits; the 480 steps of part 4 diverge."""
 ASSIGNMENT = "ps5"
 CELLS = {"sgd_momentum": '''
