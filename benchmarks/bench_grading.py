@@ -11,8 +11,8 @@ for a class.
 Budget (stated in the ps4 notebook): at most 30 s per submission with --jobs equal to
 the cores, so that 300 students grade in about 75 minutes on 2 cores. ps5 trains its
 NumPy network in the notebook (about 20 s of one core) and stays within the same budget:
-14.8 s per submission on an otherwise idle 2-core machine (74 minutes for 300 students),
-21.4 s (107 minutes) while another process kept one of the cores busy (Dec 2026). ``--no-sandbox``
+15-16 s per submission on an otherwise idle 2-core machine (75-80 minutes for 300
+students), 21 s (107 minutes) while another process kept one of the cores busy (Dec 2026). ``--no-sandbox``
 grades without the sandbox, to compare.
 """
 from __future__ import annotations
