@@ -9,7 +9,10 @@ for a class.
     python benchmarks/bench_grading.py [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
 
 Budget (stated in the ps4 notebook): at most 30 s per submission with --jobs equal to
-the cores, so that 300 students grade in about 75 minutes on 2 cores. ``--no-sandbox``
+the cores, so that 300 students grade in about 75 minutes on 2 cores. ps5 trains its
+NumPy network in the notebook (about 20 s of one core) and stays within the same budget:
+15-16 s per submission on an otherwise idle 2-core machine (75-80 minutes for 300
+students), 21 s (107 minutes) while another process kept one of the cores busy (Dec 2026). ``--no-sandbox``
 grades without the sandbox, to compare.
 """
 from __future__ import annotations
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from course import admin  # noqa: E402
 from coursekit import load_patches, submission  # noqa: E402
 
-PATCHES = load_patches(ROOT / "tests" / "submissions", ("ps1", "ps2", "ps3", "ps4"))
+PATCHES = load_patches(ROOT / "tests" / "submissions", ("ps1", "ps2", "ps3", "ps4", "ps5"))
 
 BUDGET = 30.0  # seconds per submission, wall clock, --jobs = cores
 VARIANTS = {  # the instructor's notebook first, then typical mistakes
@@ -41,6 +44,8 @@ VARIANTS = {  # the instructor's notebook first, then typical mistakes
             "ps3_im2col_channel_last"),
     "ps4": ("ps4_instructor", "ps4_no_zero_grad", "ps4_softmax", "ps4_undertrained",
             "ps4_missing_pool", "ps4_no_restore"),
+    "ps5": ("ps5_instructor", "ps5_batch_axis", "ps5_bn_eval_batch_stats", "ps5_momentum_wrong_term",
+            "ps5_softmax_overflow", "ps5_gradcheck_per_array"),
 }
 
 
