@@ -1422,6 +1422,24 @@ def _architecture(result) -> str | None:
     return None
 
 
+def _run_on_made_network(task, target, label, seed, x, y, state, what):
+    """Run ``task``'s function in the judged process on ``np.random.seed(seed);
+    make_network()`` with (x, y), and rebuild the judge's copy of that network from its
+    ``state`` ("state_before" or "state_after"; ``what`` names it in a message). Returns
+    (result, net, None), or (None, None, the message of what went wrong)."""
+    outcome = target.procedure(task, "numpy_network", task.function, {
+        "make": "make_network", "seed": seed, "mode": "train", "x": x, "y": y})
+    problem = _network_error(outcome, label)
+    if problem:
+        return None, None, problem
+    result = outcome.value
+    problem = _architecture(result)
+    net, problem = (None, problem) if problem else network_from_state(result.get(state))
+    if problem:
+        return None, None, f"{what}: {problem}"
+    return result, net, None
+
+
 # --------------------------------------------------------------------------------------
 # Part 3: the sanity checks
 @task("test_initial_loss")
@@ -1434,17 +1452,10 @@ class InitialLoss(NumpyTask):
             x, y = _digits(rng, n)
             label = (f"np.random.seed({seed}); net = make_network(); initial_loss(net, "
                      f"criterion, x, y) on {n} training digits")
-            outcome = target.procedure(self, "numpy_network", self.function, {
-                "make": "make_network", "seed": seed, "mode": "train", "x": x, "y": y})
-            problem = _network_error(outcome, label)
+            result, net, problem = _run_on_made_network(
+                self, target, label, seed, x, y, "state_before", "The network make_network() built")
             if problem:
                 return self.fail(hidden, label, problem)
-            result = outcome.value
-            problem = _architecture(result)
-            net, problem = (None, problem) if problem else \
-                network_from_state(result.get("state_before"))
-            if problem:
-                return self.fail(hidden, label, f"The network make_network() built: {problem}")
             value = as_float(result.get("value"))
             if value is None:
                 return self.fail(hidden, label, f"Return the loss as one float, got "
@@ -1745,17 +1756,11 @@ class OverfitSmall(NumpyTask):
         for seed, x, y, which in runs:
             label = (f"np.random.seed({seed}); net = make_network(); overfit_small(net, "
                      f"criterion, x, y) on {which}")
-            outcome = target.procedure(self, "numpy_network", self.function, {
-                "make": "make_network", "seed": int(seed), "mode": "train", "x": x, "y": y})
-            problem = _network_error(outcome, label)
+            result, net, problem = _run_on_made_network(
+                self, target, label, int(seed), x, y, "state_after",
+                "The network after overfit_small")
             if problem:
                 return self.fail(hidden, label, problem)
-            result = outcome.value
-            problem = _architecture(result)
-            net, problem = (None, problem) if problem else \
-                network_from_state(result.get("state_after"))
-            if problem:
-                return self.fail(hidden, label, f"The network after overfit_small: {problem}")
             losses = result.get("value")
             if not isinstance(losses, (list, tuple)) or not losses or not all(
                     as_float(v) is not None for v in losses):
