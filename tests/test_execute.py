@@ -6,6 +6,8 @@ about 40 s.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -78,3 +80,25 @@ def test_a_run_that_kills_its_own_sandbox_ends_cleanly():
     found = run(["print('one')", "import os, signal\nos.kill(-1, signal.SIGKILL)", "print('never')"])
     assert found.cells[0].status == "ok" and 2 not in found.cells
     assert found.ended.startswith("the run ended early")
+
+
+def test_the_executor_skips_the_slow_iri_checker_and_still_validates_notebooks():
+    """rfc3987_syntax costs every submission about a second at import; without it nbformat
+    must still read, validate and reject notebooks as before."""
+    script = (
+        "import sys\n"
+        "from course.grading.execute import skip_slow_imports\n"
+        "skip_slow_imports()\n"
+        "import nbformat, jsonschema\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['cell_type'] = 'nonsense'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('rejected')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "rejected"

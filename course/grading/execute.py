@@ -244,6 +244,15 @@ async def _ensure(value):
     return await value if asyncio.iscoroutine(value) else value
 
 
+def skip_slow_imports() -> None:
+    """Keep ``rfc3987_syntax`` out of this process: nbformat imports jsonschema, whose format
+    checkers import it when it is installed (jupyter-events asks for
+    jsonschema[format-nongpl]), and it builds about 40 Earley parsers at import, 0.9 s of
+    every submission's start here (python-jsonschema/jsonschema#1428). No notebook schema
+    checks an IRI: without it jsonschema skips those two formats and nothing else changes."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main() -> None:
     """The executor: a job on stdin, wire messages on the original stdout."""
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -254,6 +263,7 @@ def main() -> None:
     from .launch import apply_rlimits
 
     apply_rlimits(job.rlimits)
+    skip_slow_imports()
     lock = asyncio.Lock()
 
     async def send(message):
