@@ -8,12 +8,13 @@ for a class.
 
     python benchmarks/bench_grading.py [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
 
-Budget (stated in the ps4 notebook): at most 30 s per submission with --jobs equal to
-the cores, so that 300 students grade in about 75 minutes on 2 cores. ps5 trains its
-NumPy network in the notebook (about 20 s of one core) and stays within the same budget:
-15-16 s per submission on an otherwise idle 2-core machine (75-80 minutes for 300
-students), 21 s (107 minutes) while another process kept one of the cores busy (Dec 2026). ``--no-sandbox``
-grades without the sandbox, to compare.
+Budget: at most 30 s per submission (wall time over submissions) with --jobs equal to the
+cores, so that 300 students grade in at most 2.5 hours on 2 cores. Measured with
+bench_autograde on an otherwise idle 2-core machine (Dec 2026, sandbox on): ps4, which
+trains LeNet-5 on real digits and runs a three-seed experiment in the notebook, 19.8 s
+(about 100 minutes for 300 students); ps5, which trains its NumPy network (about 20 s of
+one core), 14.9 s (75 minutes). ``--no-sandbox`` grades without the sandbox, to
+compare.
 """
 from __future__ import annotations
 
