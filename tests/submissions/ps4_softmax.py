@@ -1,4 +1,8 @@
-"""forward ends with a softmax: the check wants logits."""
+"""forward returns probabilities when the model evaluates (a softmax "for predictions"):
+the check wants logits. Training, in train mode, sees the logits, so the trained model
+is the instructor's. (With the softmax in training too, the trained model ends near the
+0.95 bar, above it on some CPUs and below it on others; test_grading_ps4 checks that
+model's diagnosis.)"""
 ASSIGNMENT = "ps4"
 CELLS = {"lenet5": '''
 class LeNet5(nn.Module):
@@ -19,9 +23,8 @@ class LeNet5(nn.Module):
         x = torch.flatten(x, 1)
         x = F.relu(self.c5(self.drop(x)))
         x = F.relu(self.f6(self.drop(x)))
-        return F.softmax(self.out(self.drop(x)), dim=1)
+        scores = self.out(self.drop(x))
+        return scores if self.training else F.softmax(scores, dim=1)
 '''}
-# Cross-entropy over probabilities trains slowly: after the notebook's 12 epochs the test
-# accuracy lands near the 0.95 threshold, above it on some CPUs and below it on others.
-EXPECT = {"test_lenet5": 0, "test_trained_model": (0, 3), "regularization_answer": 0}
+EXPECT = {"test_lenet5": 0, "regularization_answer": 0}
 MESSAGES = ["forward returns probabilities"]
