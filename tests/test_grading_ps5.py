@@ -216,14 +216,18 @@ class Flatten(Flatten):
     assert "the batch axis is flattened too" in message
 
 
-def test_linear_mistakes_are_named():
-    ns = variant('''
+# a typical mistake: the bias gradient averaged over the batch instead of summed
+LINEAR_BIAS_MEAN = '''
 class Linear(Linear):
     def backward(self, grad_out):
         grad_x = super().backward(grad_out)
         self.grads["bias"] = grad_out.mean(axis=0)
         return grad_x
-''')
+'''
+
+
+def test_linear_mistakes_are_named():
+    ns = variant(LINEAR_BIAS_MEAN)
     message = _fails(checks.check_linear, ns["Linear"], hidden=False)
     assert "the gradient of `bias` is averaged over the batch" in message
     ns = variant('''
@@ -482,13 +486,7 @@ def gradient_check_network(net, criterion, x, y, eps=1e-5):
 
 
 def test_the_gradient_check_says_when_the_students_own_layers_are_wrong():
-    ns = variant('''
-class Linear(Linear):
-    def backward(self, grad_out):
-        grad_x = super().backward(grad_out)
-        self.grads["bias"] = grad_out.mean(axis=0)
-        return grad_x
-''', "gradient_check_network")
+    ns = variant(LINEAR_BIAS_MEAN, "gradient_check_network")
     message = _fails(GRADIENT_CHECK, ns["gradient_check_network"], hidden=False)
     assert "Your network's own backward pass is wrong: the gradient of '5.bias'" in message
     assert "so it noticed" in message
