@@ -125,3 +125,41 @@ def test_nesting_and_size_limits():
     with pytest.raises(wire.WireError, match="over the limit"):
         wire.read_message(reader.read, max_bytes=100)
     assert wire.read_message(io.BytesIO(data).read).shape == (1000,)
+
+
+# --- limits checked before anything is allocated ---------------------------------------------
+def test_a_header_of_too_many_elements_is_refused_before_it_is_parsed():
+    header = b"[" + b"[]," * 300_000 + b"[]]"
+    with pytest.raises(wire.WireError, match="elements is over the limit"):
+        wire.decode(header, [])
+
+
+def test_commas_and_brackets_inside_strings_are_not_elements():
+    text = "a, [b], {c}" * 100_000
+    assert wire.loads(wire.dumps([text])) == [text]
+
+
+def test_a_header_over_its_byte_limit_is_refused():
+    data = wire.dumps(["x" * 5000])
+    with pytest.raises(wire.WireError, match="header of .* bytes is over the limit"):
+        wire.loads(data, max_header=1000)
+
+
+def test_deep_nesting_is_a_wire_error_not_a_crash():
+    with pytest.raises(wire.WireError):
+        wire.decode(b"[" * 100_000 + b"]" * 100_000, [])
+
+
+def test_an_array_header_that_promises_more_than_its_bytes_is_refused():
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3))
+    blob = buffer.getvalue().replace(b"(3,)", b"(300000000000,)")
+    with pytest.raises(wire.WireError, match="promises more data"):
+        wire.decode(b'{"$array":0}', [blob])
+
+
+def test_a_frame_longer_than_the_limit_is_refused_after_its_length():
+    frames = io.BytesIO(struct.pack(">Q", 10**9))
+    with pytest.raises(wire.WireError, match="over the limit"):
+        wire.read_message(frames.read, max_bytes=1 << 20)
+    assert frames.tell() == 8  # nothing read beyond the length

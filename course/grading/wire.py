@@ -16,7 +16,9 @@ exports) is encoded here as a JSON header plus raw ``.npy`` blobs:
 Nothing with methods of its own crosses: an ndarray subclass arrives as a plain
 ndarray, a float subclass as a float, and any other object as :class:`Unsupported`
 (its type's name and a short repr), so the receiving side only ever holds data it
-created itself. Decoding enforces limits on size and nesting.
+created itself. Decoding enforces limits before it allocates: the frame's size, the
+header's size and element count (counted before JSON parses it), the number of blobs,
+nesting depth, and every array's size against the bytes it came in.
 
 This module has no dependency on the rest of the course: the judged process loads
 it on its own, next to :mod:`judged` and :mod:`catalogue`.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +40,11 @@ __all__ = ["Function", "Module", "Tensor", "Unsupported", "WireError", "decode",
 
 MAX_BYTES = 256 * 1024 * 1024
 """The largest message accepted (header and blobs together)."""
+MAX_HEADER = 16 * 1024 * 1024
+"""The largest JSON header accepted: it is checked before it is parsed."""
+MAX_ITEMS = 200_000
+"""The most JSON containers and elements a header may hold (counted before parsing)."""
+MAX_BLOBS = 10_000
 MAX_DEPTH = 64
 _HEADER = struct.Struct(">QQ")  # header length, number of blobs
 
@@ -251,8 +259,10 @@ class _Decoder:
     def array(self, index) -> np.ndarray:
         if type(index) is not int or not 0 <= index < len(self.blobs):
             raise WireError("an array refers to a blob that is not there")
+        blob = self.blobs[index]
+        _check_npy(blob)
         try:
-            array = np.load(io.BytesIO(self.blobs[index]), allow_pickle=False)
+            array = np.load(io.BytesIO(blob), allow_pickle=False)
         except Exception as error:  # noqa: BLE001 - any malformed blob is a wire error
             raise WireError(f"an array could not be read: {error}") from None
         if not isinstance(array, np.ndarray):
@@ -326,22 +336,72 @@ def _list(value) -> list:
     return value
 
 
-def decode(header: bytes, blobs: list[bytes]):
+def _check_npy(blob: bytes) -> None:
+    """Refuse an ``.npy`` blob whose header promises more data than the blob holds.
+
+    ``numpy.load`` allocates the array its header describes before it reads the data,
+    so a 100-byte blob could otherwise ask for terabytes.
+    """
+    stream = io.BytesIO(blob)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"version {version} of the .npy format is not accepted")
+        shape, _, dtype = read(stream)
+    except Exception as error:  # noqa: BLE001 - any malformed header is a wire error
+        raise WireError(f"an array could not be read: {error}") from None
+    count = 1
+    for n in shape:
+        count *= int(n)
+    if count * dtype.itemsize > len(blob) - stream.tell():
+        raise WireError("an array's header promises more data than it holds")
+
+
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+
+
+def check_header(header: bytes, max_header: int = MAX_HEADER, max_items: int = MAX_ITEMS) -> None:
+    """Refuse a JSON header over ``max_header`` bytes or ``max_items`` elements, unparsed.
+
+    Parsing is where memory goes (a 16 MB header of empty lists is millions of
+    Python objects), so the elements are counted first: every comma and every opening
+    bracket outside strings.
+    """
+    if len(header) > max_header:
+        raise WireError(f"a header of {len(header)} bytes is over the limit of {max_header}")
+    bare = _STRING.sub(b"", header)
+    items = bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+    if items > max_items:
+        raise WireError(f"a header of {items} elements is over the limit of {max_items}")
+
+
+def decode(header: bytes, blobs: list[bytes], max_header: int = MAX_HEADER):
     """The value that :func:`encode` turned into ``header`` and ``blobs``."""
+    check_header(header, max_header)
     try:
         tree = json.loads(header)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise WireError(f"the header is not JSON: {error}") from None
-    return _Decoder(blobs)(tree)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise WireError(f"the header is not JSON: {str(error)[:200]}") from None
+    try:
+        return _Decoder(blobs)(tree)
+    except WireError:
+        raise
+    except (RecursionError, MemoryError) as error:
+        raise WireError(f"the message could not be decoded ({type(error).__name__})") from None
+    except Exception as error:  # noqa: BLE001 - whatever the bytes were, they are not data
+        raise WireError(f"the message could not be decoded ({type(error).__name__}: "
+                        f"{str(error)[:200]})") from None
 
 
-def loads(data: bytes, max_bytes: int = MAX_BYTES):
+def loads(data: bytes, max_bytes: int = MAX_BYTES, max_header: int = MAX_HEADER):
     """The value of a message made by :func:`dumps`."""
     view = memoryview(data)
     if len(view) < _HEADER.size:
         raise WireError("the message is truncated")
     size, count = _HEADER.unpack(view[:_HEADER.size])
-    if size + _HEADER.size > len(view) or size > max_bytes or count > 100_000:
+    if size + _HEADER.size > len(view) or size > max_bytes or count > MAX_BLOBS:
         raise WireError("the message is truncated or too large")
     at = _HEADER.size + size
     header = bytes(view[_HEADER.size:at])
@@ -355,7 +415,7 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES):
             raise WireError("the message is truncated")
         blobs.append(bytes(view[at:at + length]))
         at += length
-    return decode(header, blobs)
+    return decode(header, blobs, max_header)
 
 
 # --------------------------------------------------------------------------------------
@@ -367,12 +427,16 @@ def write_message(stream, value) -> None:
     stream.flush()
 
 
-def read_message(read_exactly, max_bytes: int = MAX_BYTES):
-    """Read one message with ``read_exactly(n) -> bytes`` (which raises on EOF or time-out)."""
+def read_message(read_exactly, max_bytes: int = MAX_BYTES, max_header: int = MAX_HEADER):
+    """Read one message with ``read_exactly(n) -> bytes`` (which raises on EOF or time-out).
+
+    Nothing is read beyond the 8-byte length of a frame over ``max_bytes``, and no
+    header over ``max_header`` bytes or :data:`MAX_ITEMS` elements is parsed.
+    """
     (length,) = struct.unpack(">Q", read_exactly(8))
     if length > max_bytes:
         raise WireError(f"a message of {length} bytes is over the limit of {max_bytes}")
-    return loads(read_exactly(length), max_bytes)
+    return loads(read_exactly(length), max_bytes, max_header)
 
 
 def save_values(values: dict, path: str) -> None:
