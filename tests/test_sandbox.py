@@ -46,7 +46,7 @@ def test_unprivileged_user_and_no_view_of_the_course():
     info = json.loads(out)
     assert code == 0 and info["uid"] == info["gid"] == sb.SANDBOX_UID
     assert set(info["root"]) <= {"course", ".venv"}  # no source/, no gradebook, no submitted/
-    assert info["cwd"] == "/work" and info["pid"] < 10  # its own PID namespace
+    assert info["cwd"] == "/tmp/work" and info["pid"] < 10  # its own PID namespace
 
 
 def test_the_environment_is_read_only():
@@ -127,7 +127,7 @@ def test_memory_limit_without_a_cgroup_is_an_rlimit(monkeypatch):
 def test_disk_limit():
     code, out, _ = run("""
         import os
-        for folder in ("/work", "/tmp"):
+        for folder in ("/tmp/work", "/tmp", "/dev/shm"):
             try:
                 with open(os.path.join(folder, "big"), "wb") as f:
                     for _ in range(64):
@@ -216,3 +216,28 @@ def test_unavailable_says_why(monkeypatch):
         sb.bwrap_path.cache_clear()
         sb.unavailable.cache_clear()
     assert reason and "namespaces" in reason
+
+
+def test_one_disk_limit_covers_tmp_the_working_folder_and_dev_shm():
+    code, out, _ = run("""
+        import os
+        total = 0
+        for folder in ("/dev/shm", "/tmp", "/tmp/work"):
+            try:
+                with open(os.path.join(folder, "fill"), "wb") as f:
+                    for _ in range(6):
+                        f.write(b"z" * (1 << 20))
+                        f.flush()
+                        total += 1
+            except OSError:
+                pass
+        print(total)
+        try:
+            open("/dev/planted", "w")
+            print("wrote in /dev")
+        except OSError:
+            print("/dev is read-only")
+    """, limits=sb.Limits(disk=8 << 20))
+    written, dev = out.split("\n", 1)
+    assert int(written) <= 8, out  # 6 + 6 + 6 MiB asked for, 8 MiB allowed in all
+    assert dev.strip() == "/dev is read-only"

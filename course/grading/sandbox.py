@@ -11,8 +11,10 @@ around it:
 * **Files.** A read-only view of the system (``/usr``, a few files of ``/etc``), of
   the Python installation and of what the view names (the whole environment and the
   ``course`` package for a notebook's kernel; only the allowed packages for the
-  judged process), a private ``/tmp`` and working folder in memory (tmpfs, with a
-  size limit), and nothing of the course directory: not ``source/``, not the
+  judged process), one private tmpfs in memory for everything it can write (``/tmp``,
+  the working folder and ``/dev/shm`` all live in it, so the disk limit counts them
+  together), a read-only ``/dev`` with the few devices a program needs, and nothing of
+  the course directory: not ``source/``, not the
   gradebook, not ``submitted/``, ``autograded/`` or ``feedback/``, no other student.
   Data crosses only through pipes that the grader reads with limits.
 * **Limits** (:class:`Limits`): memory and processes through a cgroup when one can
@@ -186,6 +188,11 @@ class View:
         return view
 
 
+WORKDIR = "/tmp/work"  # a submission's working folder inside the sandbox
+_SHM = "/tmp/.shm"  # /dev/shm links here, inside the one tmpfs the disk limit covers
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                 ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("shm", _SHM))
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd",
         "group", "hosts", "fonts", "alternatives", "mime.types")
 
@@ -200,15 +207,18 @@ class Sandbox:
     limits : Limits
         Memory, processes and disk; a cgroup is made when possible (see :class:`Cgroup`).
     workdir : str
-        The working folder inside (a tmpfs); ``files`` are bound read-only into it.
+        The working folder inside, in ``/tmp``'s tmpfs; ``files`` are bound read-only into it.
     files : list of (host path, name)
         The submission's files, visible read-only in the working folder.
     gpu : bool
         Give access to NVIDIA devices (``/dev/nvidia*``) when there are any.
     """
 
-    def __init__(self, view: View, limits: Limits = Limits(), workdir: str = "/work",
+    def __init__(self, view: View, limits: Limits = Limits(), workdir: str = WORKDIR,
                  files: list[tuple[str, str]] = (), gpu: bool = False, cgroup: bool = True):
+        if workdir != "/tmp" and not workdir.startswith("/tmp/"):
+            raise ValueError(f"`workdir` must be /tmp or a folder in it (the one tmpfs the disk "
+                             f"limit covers), got {workdir!r}")
         self.view, self.limits, self.workdir = view, limits, workdir
         self.files, self.gpu = list(files), gpu
         self.cgroup = Cgroup.create(limits) if cgroup else None
@@ -224,10 +234,17 @@ class Sandbox:
                 args += ["--ro-bind", path, path]
         for name in _ETC:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(self.limits.disk), "--tmpfs", "/tmp"]
+        # One tmpfs holds everything the submission can write (/tmp, the working folder and
+        # /dev/shm), so the disk limit counts all of it; /dev is a read-only set of devices.
+        args += ["--proc", "/proc", "--size", str(self.limits.disk), "--tmpfs", "/tmp",
+                 "--dir", _SHM, "--chmod", "1777", _SHM]
         if self.workdir != "/tmp":
-            args += ["--size", str(self.limits.disk), "--tmpfs", self.workdir]
+            args += ["--dir", self.workdir]
+        args += ["--tmpfs", "/dev"]
+        for device in _DEVICES:
+            args += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+        for link, target in _DEVICE_LINKS:
+            args += ["--symlink", target, f"/dev/{link}"]
         for host, inside in self.view.binds:
             args += ["--ro-bind", host, inside]
         for folder in self.view.masks:
@@ -242,7 +259,7 @@ class Sandbox:
                 args += ["--dev-bind", device, device]
             args += ["--ro-bind-try", "/usr/local/nvidia", "/usr/local/nvidia",
                      "--ro-bind-try", "/sys", "/sys"]
-        return args
+        return args + ["--remount-ro", "/dev"]
 
     def environment(self) -> dict[str, str]:
         home = "/tmp/home"
@@ -255,6 +272,9 @@ class Sandbox:
             "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_DATA_DIR": f"{home}/.jupyter-data",
             "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime", "JUPYTER_PLATFORM_DIRS": "1",
             "COURSE_SANDBOX": "1",
+            # no Python started inside puts its working folder (the submission's files)
+            # first on sys.path, where a submitted `course/` would shadow the grader's code
+            "PYTHONSAFEPATH": "1",
         }
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NBGRADER_EXECUTION",
