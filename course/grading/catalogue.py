@@ -34,51 +34,37 @@ __all__ = ["FUNCTIONS", "PROCEDURES", "build", "student_line"]
 
 
 # --------------------------------------------------------------------------------------
-# Functions of an array with exactly known gradients (numerical_gradient)
+# Functions of an array (numerical_gradient). Only their values live here: the judged
+# process holds this module, and whatever is reachable from what it hands to student code
+# (a function's closure, its module's globals) must not include the answer. The exact
+# gradients are the judge's (ps3.GRADIENTS).
 def _weights(count):
     return np.array([1.0 + (t % 3) * 0.5 for t in range(count)])
-
-
-class ScalarFunction:
-    """f(x) -> float for an ndarray x, with its exact gradient."""
-
-    def __init__(self, text, value, gradient):
-        self.text, self._value, self._gradient = text, value, gradient
-
-    def __call__(self, x):
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"f expects an ndarray, got {type(x).__name__}")
-        return float(self._value(np.asarray(x, dtype=np.float64).ravel()))
-
-    def gradient(self, x: np.ndarray) -> np.ndarray:
-        v = np.asarray(x, dtype=np.float64).ravel()
-        return np.asarray(self._gradient(v), dtype=np.float64).reshape(np.shape(x))
-
-    def __repr__(self):
-        return f"f(x) = {self.text}"
 
 
 def _weighted_value(v):
     return float(np.sum(_weights(v.size) * v * v) + (v[0] * v[1] if v.size > 1 else 0.0))
 
 
-def _weighted_gradient(v):
-    g = 2 * _weights(v.size) * v
-    if v.size > 1:
-        g[0] += v[1]
-        g[1] += v[0]
-    return g
-
-
 FUNCTIONS = {
-    "squares": ScalarFunction("sum(x**2)", lambda v: np.sum(v * v), lambda v: 2 * v),
-    "weighted": ScalarFunction("sum(w * x**2) + x[0]*x[1]  (w = 1, 1.5, 2, 1, ...)",
-                               _weighted_value, _weighted_gradient),
-    "cubes": ScalarFunction("sum(x**3) / 3", lambda v: np.sum(v ** 3) / 3, lambda v: v * v),
-    "logcosh": ScalarFunction("sum(log(cosh(x)))", lambda v: np.sum(np.log(np.cosh(v))),
-                              np.tanh),
+    "squares": ("sum(x**2)", lambda v: np.sum(v * v)),
+    "weighted": ("sum(w * x**2) + x[0]*x[1]  (w = 1, 1.5, 2, 1, ...)", _weighted_value),
+    "cubes": ("sum(x**3) / 3", lambda v: np.sum(v ** 3) / 3),
+    "logcosh": ("sum(log(cosh(x)))", lambda v: np.sum(np.log(np.cosh(v)))),
 }
-"""Scalar functions by name."""
+"""Scalar functions by name: (formula, value of the flattened float64 array)."""
+
+
+def scalar_function(name: str):
+    """f(x) -> float for an ndarray x: a plain function, with nothing attached."""
+    value = FUNCTIONS[name][1]
+
+    def f(x):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"f expects an ndarray, got {type(x).__name__}")
+        return float(value(np.asarray(x, dtype=np.float64).ravel()))
+
+    return f
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
@@ -97,24 +83,24 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     return out
 
 
-class Constant:
+def constant(value):
     """A backward pass that returns fixed gradients, whatever it is given."""
+    value = tuple(np.array(v, dtype=np.float64) for v in value)
 
-    def __init__(self, value):
-        self.value = tuple(np.array(v, dtype=np.float64) for v in value)
+    def backward(*args, **kwargs):
+        return tuple(v.copy() for v in value)
 
-    def __call__(self, *args, **kwargs):
-        return tuple(v.copy() for v in self.value)
+    return backward
 
 
 def build(spec: "wire.Function"):
-    """The callable a :class:`wire.Function` names."""
+    """The callable a :class:`wire.Function` names: a plain function, nothing attached."""
     if spec.name in FUNCTIONS:
-        return FUNCTIONS[spec.name]
+        return scalar_function(spec.name)
     if spec.name == "conv2d_forward":
         return conv2d_forward
     if spec.name == "constant":
-        return Constant(spec.arguments["value"])
+        return constant(spec.arguments["value"])
     raise ValueError(f"no function {spec.name!r} in the catalogue")
 
 

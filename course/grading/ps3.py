@@ -706,6 +706,30 @@ class MaxPool2dBackward(CaseTask):
         return found
 
 
+def _weighted_gradient(v):
+    g = 2 * catalogue._weights(v.size) * v
+    if v.size > 1:
+        g[0] += v[1]
+        g[1] += v[0]
+    return g
+
+
+GRADIENTS = {
+    "squares": lambda v: 2 * v,
+    "weighted": _weighted_gradient,
+    "cubes": lambda v: v * v,
+    "logcosh": np.tanh,
+}
+"""The exact gradients of the catalogue's scalar functions: the judge's alone (the judged
+process's copy of the catalogue holds only their values)."""
+
+
+def _exact_gradient(case) -> np.ndarray:
+    """The exact gradient of the function a numerical-gradient case hands over, at its x."""
+    x = f64(case.inputs()["x"])
+    return np.asarray(GRADIENTS[case.inputs()["f"].name](x.ravel()), dtype=np.float64).reshape(x.shape)
+
+
 def _function(case):
     """The catalogue function a numerical-gradient case hands over."""
     return catalogue.build(case.inputs()["f"])
@@ -743,7 +767,7 @@ class NumericalGradient(CaseTask):
         return cases
 
     def expected(self, case):
-        return _function(case).gradient(f64(case.inputs()["x"])), "the exact derivative"
+        return _exact_gradient(case), "the exact derivative"
 
     def shape_formula(self, case):
         return f"the gradient has the shape of x, {case.inputs()['x'].shape}"
