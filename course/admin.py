@@ -39,6 +39,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course.grading import intake
+
 __all__ = ["GradeResult", "autograde", "export", "feedback", "main", "release", "scores",
            "UNPROTECTED"]
 
@@ -74,6 +76,8 @@ class GradeResult:
     seconds: float = 0.0
     attempts: int = 1
     limits: list[str] = field(default_factory=list)  # limits the submission hit
+    refused: list[str] = field(default_factory=list)  # entries of its folder not taken in
+    peak_mib: float = 0.0  # the grading worker's peak resident memory after this submission
 
     @property
     def ok(self) -> bool:
@@ -237,7 +241,15 @@ def _worker(root: Path, assignment: str, extra: Sequence[str]) -> None:
             outcome = {"success": False, "error": repr(error)}
         ok = bool(outcome.get("success"))
         message = "" if ok else _last_error(outcome.get("error", "") or outcome.get("log", ""))
-        print(RESULT + json.dumps({"student": student, "ok": ok, "message": message}), flush=True)
+        print(RESULT + json.dumps({"student": student, "ok": ok, "message": message,
+                                   "peak_mib": _peak_mib()}), flush=True)
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory so far, in MiB (its children not counted)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _WorkerPool:
@@ -265,7 +277,8 @@ class _WorkerPool:
                     data = json.loads(line[len(RESULT):])
                     return worker, GradeResult(student, 0 if data["ok"] else 1,
                                                message=data["message"],
-                                               seconds=time.perf_counter() - start)
+                                               seconds=time.perf_counter() - start,
+                                               peak_mib=float(data.get("peak_mib", 0.0)))
         except (BrokenPipeError, OSError):
             pass
         worker.kill()
@@ -337,18 +350,27 @@ def _limits_hit(root: Path, assignment: str, student: str) -> list[str]:
     """The limits a submission hit, from the judge's records of its notebooks."""
     import json
 
-    found = []
+    cells: dict[str, list] = {}  # limit -> the cells where it was hit, in order
     folder = root / "grading_records" / assignment / student
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        for hit in record.get("limits", []):
-            where = f" in cell {hit['cell']}" if hit.get("cell") is not None else ""
-            text = f"{hit.get('limit')}{where}"
-            if text not in found:
-                found.append(text)
+        for hit in record.get("limits", []) if isinstance(record, dict) else ():
+            where = cells.setdefault(str(hit.get("limit")), [])
+            if hit.get("cell") not in where:
+                where.append(hit.get("cell"))
+    found = []
+    for limit, where in cells.items():
+        numbered = [str(cell) for cell in where if cell is not None]
+        if not numbered:
+            found.append(limit)
+        elif len(numbered) == 1:
+            found.append(f"{limit} in cell {numbered[0]}")
+        else:
+            more = f" and {len(numbered) - 3} more" if len(numbered) > 3 else ""
+            found.append(f"{limit} in cells {', '.join(numbered[:3])}{more}")
     return found
 
 
@@ -408,6 +430,50 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
     if not students:
         raise SystemExit(f"no submissions of {assignment!r} in {root / 'submitted'}")
     _ensure_students(root, students)
+    staging, intakes = _take_in(root, assignment, students)
+    extra_args += (f"--CourseDirectory.submitted_directory={staging}",)
+    try:
+        results = _grade(root, assignment, students, jobs, extra_args, retries, timeout,
+                         progress, per_process, threads)
+    finally:
+        intake.clear(staging)
+    table = scores(root, assignment, students)
+    for result in results:
+        result.limits = _limits_hit(root, assignment, result.student)
+        result.refused = [str(r) for r in intakes[result.student].refused]
+        if result.student in table:
+            result.score, result.max_score, result.grades = table[result.student]
+        elif result.ok:
+            result.returncode, result.message = 1, "no grades recorded for this submission"
+    return sorted(results, key=lambda r: r.student)
+
+
+def _take_in(root: Path, assignment: str, students: Sequence[str]):
+    """Copy every submission into a private staging folder as data (see ``intake``).
+
+    nbgrader then grades the staged copies, never the student's own folder, and the
+    intake of each is recorded beside its grading record.
+    """
+    import json
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix="course-intake-"))
+    release_folder = root / "release" / assignment
+    intakes = {}
+    for student in students:
+        done = intake.take_in(root / "submitted" / student / assignment,
+                              staging / student / assignment,
+                              release_folder if release_folder.is_dir() else None)
+        intakes[student] = done
+        record = root / "grading_records" / assignment / student / "_intake.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(done.to_json(), indent=1))
+    return staging, intakes
+
+
+def _grade(root: Path, assignment: str, students: Sequence[str], jobs: int,
+           extra_args: Sequence[str], retries: int, timeout: float | None, progress: bool,
+           per_process: bool, threads: int) -> list[GradeResult]:
     results: list[GradeResult] = []
     bar = None
     if progress:
@@ -428,14 +494,7 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
                                      threads)
     if bar is not None:
         bar.close()
-    table = scores(root, assignment, students)
-    for result in results:
-        result.limits = _limits_hit(root, assignment, result.student)
-        if result.student in table:
-            result.score, result.max_score, result.grades = table[result.student]
-        elif result.ok:
-            result.returncode, result.message = 1, "no grades recorded for this submission"
-    return sorted(results, key=lambda r: r.student)
+    return results
 
 
 def summary(results: Sequence[GradeResult]) -> str:
@@ -448,7 +507,10 @@ def summary(results: Sequence[GradeResult]) -> str:
         status = "ok" if r.ok else f"FAILED: {r.message}"
         if r.limits:
             status += f" (limits: {'; '.join(r.limits)})"
-        rows.append([r.student, f"{r.score:g}/{r.max_score:g}",
+        if r.refused:
+            status += f" (refused: {'; '.join(r.refused[:5])}" + \
+                (f"; {len(r.refused) - 5} more)" if len(r.refused) > 5 else ")")
+        rows.append([intake.printable(r.student), f"{r.score:g}/{r.max_score:g}",
                      *[f"{r.grades[p]:g}" if p in r.grades else "-" for p in parts], status])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = []
@@ -543,7 +605,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             progress=not args.no_progress, per_process=args.per_process,
                             sandbox=not args.no_sandbox, limits=limits, replay=args.replay)
         print(summary(results))
-        failed = [r.student for r in results if not r.ok]
+        peak = max((r.peak_mib for r in results), default=0.0)
+        if peak:
+            print(f"grading workers' peak memory: {peak:.0f} MiB")
+        failed = [intake.printable(r.student) for r in results if not r.ok]
         if failed:
             print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}")
     elif args.command == "_worker":

@@ -2,10 +2,12 @@
 
 Every submission of tests/hostile/ tries to break grading (rewrite the grading code,
 the gradebook or other students' notebooks, read the solutions, reach the network,
-exhaust memory, processes, disk, output or time, kill the grader, fake its answers);
+exhaust memory, processes, disk, output or time, kill the grader, fake its answers,
+hand in links and special files, shadow the grader's code, flood or forge the pipes
+to the grader, hand in notebooks too large to parse);
 honest submissions are graded in the same batch. Each test asserts the hostile
 submission's expected score and that the side effect it tried did not happen.
-Runtime: about 4 minutes on 2 cores.
+Runtime: about 7 minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -34,6 +37,8 @@ HONEST = load_patches(ROOT / "tests" / "submissions", ASSIGNMENTS)
 HONEST = {f"{name.replace('_instructor', '_honest').replace('_blank', '_honest_blank')}": patch
           for name, patch in HONEST.items() if name.endswith(("_instructor", "_blank"))}
 BUDGET = 60  # seconds per submission: the slow submission sleeps past it
+SECRET = "INSTRUCTOR-ONLY-SECRET"
+WORKER_PEAK_MIB = 1300  # twice an honest batch's peak (300-650 MiB), whatever a submission does
 NAP = 15  # seconds each of its cells sleeps, under the 20-second cell timeout
 LIMITS = ["--memory", "1G", "--budget", str(BUDGET), "--disk", "64M", "--processes", "128"]
 GRADING = ["--Execute.timeout=20", "--JudgeTestCells.call_timeout=10"]
@@ -69,13 +74,16 @@ class Listener:
 
 
 def _snapshot(folder: Path, skip=OUTPUTS) -> dict[str, str]:
-    """sha256 of every file below ``folder``, grading output excluded."""
+    """sha256 of every file below ``folder`` (a link: its target's name), grading output excluded."""
     out = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if rel.parts[0] in skip or "__pycache__" in rel.parts or not path.is_file():
+        if rel.parts[0] in skip or "__pycache__" in rel.parts:
             continue
-        out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.is_symlink():
+            out[str(rel)] = "link to " + os.readlink(path)
+        elif path.is_file() and not stat.S_ISFIFO(path.lstat().st_mode):
+            out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 
@@ -111,11 +119,18 @@ def batch(tmp_path_factory) -> Batch:
     course = make_course(tmp_path_factory.mktemp("hostile"), ASSIGNMENTS)
     listener = Listener()
     marker = f"hostile-{uuid.uuid4().hex[:10]}"
-    fields = {"root": str(course), "port": listener.port, "marker": marker, "nap": NAP}
+    # a file outside the course that only the instructor may read
+    secret = tmp_path_factory.mktemp("instructor-only") / "secret.txt"
+    secret.write_text(f"{SECRET} {marker}\n")
+    secret.chmod(0o600)
+    fields = {"root": str(course), "port": listener.port, "marker": marker, "nap": NAP,
+              "secret": str(secret)}
     for student, patch in HONEST.items():
         submit(course, student, submission(course, patch), patch.ASSIGNMENT)
     for student, patch in PATCHES.items():
-        submit(course, student, submission(course, patch, **fields), patch.ASSIGNMENT)
+        path = submit(course, student, submission(course, patch, **fields), patch.ASSIGNMENT)
+        if hasattr(patch, "plant"):  # files beside (or instead of) the notebook
+            patch.plant(path.parent, fields)
     result = Batch(course, listener, marker, _snapshot(course),
                    library_before=_snapshot(ROOT / "course", skip=()))
     for assignment in ASSIGNMENTS:
@@ -178,6 +193,20 @@ def test_summary_names_the_limits_hit(batch, student):
     assert "FAILED" not in row
 
 
+@pytest.mark.parametrize("student", sorted(PATCHES))
+def test_summary_and_record_name_what_was_refused(batch, student):
+    refused = getattr(PATCHES[student], "REFUSED", [])
+    row = _row(batch, student)
+    record = json.loads((batch.course / "grading_records" / PATCHES[student].ASSIGNMENT / student
+                         / "_intake.json").read_text())
+    recorded = [f"{r['path']}: {r['why']}" for r in record["refused"]]
+    for entry in refused:
+        assert entry in row, f"{student}: {row}"
+        assert any(line.startswith(entry) for line in recorded), recorded
+    if not refused:
+        assert "refused:" not in row and not recorded, row
+
+
 # --- the side effects that must not happen -------------------------------------------------
 def course_files_unchanged(batch, student):
     """source/, release/, submitted/ (every student's), the config: byte for byte."""
@@ -234,6 +263,57 @@ def no_large_files(batch, student):
     assert not found
 
 
+def _autograded_outputs(batch, student) -> str:
+    """The text of every output of the student's graded notebook."""
+    patch = PATCHES[student]
+    nb = json.loads((batch.course / "autograded" / student / patch.ASSIGNMENT /
+                     f"{patch.ASSIGNMENT}.ipynb").read_text())
+    return json.dumps([cell.get("outputs", []) for cell in nb["cells"]])
+
+
+def secret_not_handed_back(batch, student):
+    """Nothing of the instructor's file reached the graded notebook, feedback or records."""
+    for folder in ("autograded", "feedback", "grading_records"):
+        for path in (batch.course / folder).rglob("*"):
+            if path.is_file():
+                assert SECRET not in path.read_text(errors="replace"), path
+                assert not path.is_symlink(), path
+    assert "unreadable: FileNotFoundError" in _autograded_outputs(batch, student)
+
+
+def not_shadowed(batch, student):
+    """The kernel and the executor imported the installed packages, not the submission's."""
+    outputs = _autograded_outputs(batch, student)
+    assert "SHADOWED" not in outputs
+    assert "numpy from /tmp/work" not in outputs and "course from /tmp/work" not in outputs
+    assert "numpy from /" in outputs
+
+
+def not_forged(batch, student):
+    """No output reached the graded notebook except through the executor itself."""
+    assert "FORGEDBY THE KERNEL" not in _autograded_outputs(batch, student)
+
+
+def grader_memory_bounded(batch, student):
+    """The grading workers' peak memory over the whole batch (every attack of it)."""
+    for assignment, log in batch.logs.items():
+        match = re.search(r"grading workers' peak memory: (\d+) MiB", log)
+        assert match, log
+        assert int(match.group(1)) <= WORKER_PEAK_MIB, (assignment, match.group(0))
+
+
+def records_small(batch, student):
+    patch = PATCHES[student]
+    for path in (batch.course / "grading_records" / patch.ASSIGNMENT / student).glob("*.json"):
+        assert path.stat().st_size < 100_000, path
+
+
+def disk_bounded(batch, student):
+    """/dev/shm, /tmp and the working folder together held no more than the disk limit."""
+    match = re.search(r"wrote (\d+) MiB in all", _autograded_outputs(batch, student))
+    assert match and int(match.group(1)) <= 64, match
+
+
 def batch_complete(batch, student):
     for name, patch in {**HONEST, **PATCHES}.items():
         assert re.search(rf"^{name}\s+\d", batch.logs[patch.ASSIGNMENT], re.M), name
@@ -242,7 +322,8 @@ def batch_complete(batch, student):
 CHECKS = {check.__name__: check for check in (
     course_files_unchanged, library_unchanged, honest_scores_kept, no_files_planted,
     no_connection_received, no_process_left, feedback_small, within_budget, no_large_files,
-    batch_complete)}
+    batch_complete, secret_not_handed_back, not_shadowed, not_forged, grader_memory_bounded,
+    records_small, disk_bounded)}
 SIDE_EFFECTS = [(student, name) for student, patch in sorted(PATCHES.items())
                 for name in patch.SIDE_EFFECTS]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import nbformat
+import numpy as np
 import pytest
 
 from course.grading import judge
@@ -158,8 +159,44 @@ def test_definition_filter(source, kind):
     assert any(judged._is_definition(s) for s in statements) == (kind == "defined")
 
 
-def test_student_cells_leave_out_test_cells_and_translate_magics():
+def test_student_cells_leave_out_test_cells_and_use_the_sandbox_s_plain_python():
+    from course.grading.execute import plain_python
+
     nb = notebook(correlate1d="%matplotlib inline\n" + RIGHT["correlate1d"])
-    cells = judge.student_cells(nb, {"test_correlate1d"})
-    assert not any("check_correlate1d" in source for _, source in cells)
+    raw = judge.student_cells(nb, {"test_correlate1d"})
+    assert not any("check_correlate1d" in source for _, source in raw)
+    # the judge's own process never transforms the student's source ...
+    assert any(source.startswith("%matplotlib") for _, source in raw)
+    assert not any("get_ipython" in source for _, source in raw)
+    # ... the executor does, in the sandbox, and the judge takes what it made
+    python = dict(plain_python(judge.rebuilt_cells(nb, {"test_correlate1d"})))
+    cells = judge.student_cells(nb, {"test_correlate1d"}, python)
     assert any(re.search(r"get_ipython\(\)\.run_line_magic", source) for _, source in cells)
+
+
+def test_functions_handed_to_student_code_carry_nothing_but_their_values():
+    """numerical_gradient gets f: nothing reachable from it (attributes, closure, its
+    module's globals) computes the exact gradient that the task asks for."""
+    from course.grading import catalogue, wire
+
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    exact = {"squares": 2 * x, "cubes": x * x, "logcosh": np.tanh(x)}
+    for name, gradient in exact.items():
+        f = catalogue.build(wire.Function(name))
+        assert not [a for a in dir(f) if "grad" in a.lower()]
+        reachable = [c.cell_contents for c in f.__closure__ or ()] + list(f.__globals__.values())
+        reachable += [c.cell_contents for r in reachable if callable(r)
+                      for c in getattr(r, "__closure__", None) or ()]
+        for candidate in reachable:
+            if not callable(candidate) or isinstance(candidate, type):
+                continue
+            for argument in (x, x.ravel()):
+                try:
+                    value = np.asarray(candidate(argument), dtype=np.float64)
+                except Exception:  # noqa: BLE001 - most of them take other arguments
+                    continue
+                assert not (value.shape == gradient.shape and np.allclose(value, gradient)) and \
+                    not (value.size == gradient.size and np.allclose(value.ravel(), gradient.ravel())), \
+                    (name, candidate)
+    backward = catalogue.build(wire.Function("constant", {"value": [x]}))
+    assert not [a for a in vars(backward) if not a.startswith("__")]

@@ -19,6 +19,7 @@ Both read their settings from :class:`Sandboxing` (``c.Sandboxing.memory = ...``
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -35,6 +36,11 @@ from .engine import tasks
 from .sandbox import Limits, Sandbox, View, unavailable
 
 __all__ = ["ExecuteInSandbox", "JudgeTestCells", "Sandboxing", "record_path"]
+
+NOTEBOOK_OUTPUTS = 8  # a notebook keeps at most this many cells' worth of output in all
+MAX_OUTPUTS = 1000  # outputs kept per cell
+NOTE_ALLOWANCE = 4096  # characters beyond a cell's cap: the executor's own note that it cut
+MESSAGE = 4000  # characters of a verdict's message kept (it may quote a student's value)
 
 
 class Sandboxing(Configurable):
@@ -79,6 +85,7 @@ class ExecuteInSandbox(Execute):
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         from .execute import Job, run_notebook
+        from .judge import rebuilt_cells
 
         settings = Sandboxing(parent=self)
         limits = settings.limits()
@@ -107,13 +114,14 @@ class ExecuteInSandbox(Execute):
                 continue
             if cell.source.strip():
                 cells.append((index, cell.source))
-        kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        # the notebook's kernelspec is the student's to write: every submission runs in
+        # the course's own Python kernel
         job = Job(cells=cells, exports=exports, timeout=float(self.timeout or 60),
-                  budget=limits.budget, output=limits.output, kernel_name=kernel,
-                  extra_arguments=list(self.extra_arguments))
+                  budget=limits.budget, output=limits.output, kernel_name="python3",
+                  extra_arguments=list(self.extra_arguments),
+                  python=rebuilt_cells(nb, set(registered)) if registered else [])
         folder = resources.get("metadata", {}).get("path") or os.getcwd()
-        files = [(os.path.join(folder, name), name) for name in sorted(os.listdir(folder))
-                 if not name.endswith(".ipynb") and not name.startswith(".")]
+        files = _plain_entries(folder)
         sandbox = Sandbox(View.environment(), limits, files=files, gpu=settings.use_gpu()) \
             if settings.sandbox else None
         try:
@@ -124,6 +132,8 @@ class ExecuteInSandbox(Execute):
         if run.language_info:
             nb.metadata["language_info"] = run.language_info
         notes = {}
+        kept = limits.output * NOTEBOOK_OUTPUTS  # characters of output the notebook may keep
+        state_limits = list(run.limits)
         for limit, index, text in run.limits:
             notes.setdefault(index, []).append((limit, text))
         for index, _ in cells:
@@ -134,7 +144,17 @@ class ExecuteInSandbox(Execute):
                     "the submission used up its time budget" if run.ended == "budget"
                     else "the notebook's run ended before it"))]
                 continue
-            cell.outputs = _clean_outputs(result.outputs, limits.output)
+            budget = _Budget(limits.output + NOTE_ALLOWANCE, kept)
+            cell.outputs, cut = _clean_outputs(result.outputs, budget)
+            kept = budget.notebook
+            if cut and not result.cut:
+                if kept <= 0:
+                    text = (f"output cut: the notebook's outputs reached "
+                            f"{limits.output * NOTEBOOK_OUTPUTS} characters")
+                else:
+                    text = f"output cut: this cell's outputs took more than {limits.output} characters"
+                cell.outputs.append(_note("LimitExceeded", text))
+                state_limits.append(("output", index, text))
             cell.execution_count = result.execution_count
             if result.status == "died":
                 cell.outputs.append(_note("KernelDied", "the kernel died while running this "
@@ -149,10 +169,32 @@ class ExecuteInSandbox(Execute):
             if export is not None:
                 state["exports"][cell_id] = export
         state["limits"] = [{"limit": limit, "cell": index, "text": text}
-                           for limit, index, text in run.limits]
+                           for limit, index, text in state_limits]
         state["ended"] = run.ended
+        state["python"] = run.python
         state["notebook_seconds"] = run.seconds
         return nb, resources
+
+
+def _plain_entries(folder: str) -> list[tuple[str, str]]:
+    """(path, name) of the folder's regular files and folders, the notebooks excepted.
+
+    ``course-admin`` takes every submission in through :mod:`.intake` first; this is
+    the second wall for a plain ``nbgrader autograde``: a link, a file with a second
+    name or a special file is never shown to the sandbox (a bind mount follows links
+    with the grader's rights).
+    """
+    import stat
+
+    entries = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".ipynb") or name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        info = os.lstat(path)
+        if stat.S_ISDIR(info.st_mode) or (stat.S_ISREG(info.st_mode) and info.st_nlink == 1):
+            entries.append((path, name))
+    return entries
 
 
 def _note(name: str, text: str) -> NotebookNode:
@@ -165,32 +207,68 @@ def _text(value, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _clean_outputs(outputs: list, limit: int) -> list:
-    """Outputs from the sandbox, rebuilt field by field as nbformat outputs, capped in size."""
-    clean, used = [], 0
-    for out in outputs:
+def _json_size(value) -> int:
+    try:
+        return len(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return -1  # not JSON: never kept
+
+
+class _Budget:
+    """Characters of output still to keep: for one cell, and for the whole notebook."""
+
+    def __init__(self, cell: int, notebook: int):
+        self.cell, self.notebook = cell, notebook
+
+    @property
+    def left(self) -> int:
+        return max(0, min(self.cell, self.notebook))
+
+    def take(self, size: int) -> bool:
+        if size < 0 or size > self.left:
+            return False
+        self.cell -= size
+        self.notebook -= size
+        return True
+
+
+def _clean_outputs(outputs: list, budget: _Budget) -> tuple[list, bool]:
+    """Outputs from the sandbox, rebuilt field by field as nbformat outputs, capped in size.
+
+    Everything counts against the budget: text, every data entry, metadata, error
+    messages and tracebacks. Returns the outputs and whether anything was cut.
+    """
+    clean, cut = [], False
+    for out in outputs[:MAX_OUTPUTS]:
         kind = out.get("output_type")
-        left = max(0, limit - used)
         if kind == "stream":
             name = out.get("name") if out.get("name") in ("stdout", "stderr") else "stdout"
-            node = new_output("stream", name=name, text=_text(out.get("text", ""), left))
-            used += len(node.text)
+            text = out.get("text", "")
+            kept = _text(text, budget.left)
+            cut |= len(kept) < len(_text(text, 1 << 62))
+            budget.take(len(kept))
+            node = new_output("stream", name=name, text=kept)
         elif kind in ("display_data", "execute_result"):
             data = {}
-            for mime, value in (out.get("data") or {}).items():
-                if not isinstance(mime, str):
+            raw = out.get("data") if isinstance(out.get("data"), dict) else {}
+            for mime, value in raw.items():
+                if not isinstance(mime, str) or len(mime) > 200:
+                    cut = True
                     continue
                 if isinstance(value, (dict, list)) and mime.endswith("json"):
-                    text = json.dumps(value)
-                    if len(text) <= left:
-                        data[mime], left, used = value, left - len(text), used + len(text)
+                    if budget.take(_json_size(value)):
+                        data[mime] = value
+                    else:
+                        cut = True
                     continue
-                text = _text(value, left)
-                if len(text) == len(value if isinstance(value, str) else text):
+                text = _text(value, 1 << 62)
+                if budget.take(len(text)):
                     data[mime] = text
-                    left -= len(text)
-                    used += len(text)
+                else:
+                    cut = True
             metadata = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+            if metadata and not budget.take(_json_size(metadata)):
+                metadata, cut = {}, True
             if kind == "execute_result":
                 count = out.get("execution_count")
                 node = new_output("execute_result", data=data, metadata=metadata,
@@ -198,14 +276,22 @@ def _clean_outputs(outputs: list, limit: int) -> list:
             else:
                 node = new_output("display_data", data=data, metadata=metadata)
         elif kind == "error":
-            trace = [line for line in out.get("traceback", []) if isinstance(line, str)][:200]
-            node = new_output("error", ename=_text(out.get("ename", ""), 200),
-                              evalue=_text(out.get("evalue", ""), 2000),
-                              traceback=[line[:2000] for line in trace])
+            ename = _text(out.get("ename", ""), min(200, budget.left))
+            budget.take(len(ename))
+            evalue = _text(out.get("evalue", ""), min(2000, budget.left))
+            budget.take(len(evalue))
+            trace = []
+            for line in [line for line in out.get("traceback", []) if isinstance(line, str)][:200]:
+                line = line[:min(2000, budget.left)]
+                if not line or not budget.take(len(line)):
+                    break
+                trace.append(line)
+            node = new_output("error", ename=ename, evalue=evalue, traceback=trace)
         else:
             continue
         clean.append(node)
-    return clean
+    cut |= len(outputs) > MAX_OUTPUTS
+    return clean, cut
 
 
 def record_path(root: str | os.PathLike, assignment: str, student: str, notebook: str,
@@ -213,6 +299,14 @@ def record_path(root: str | os.PathLike, assignment: str, student: str, notebook
     """Where the judge's record of one graded notebook is kept."""
     base = Path(records) if records else Path(root) / "grading_records"
     return base / assignment / student / f"{notebook}.json"
+
+
+def _shorten(message: str) -> str:
+    """A verdict's message as it is shown and recorded: it may quote a student's value."""
+    message = str(message)
+    if len(message) <= MESSAGE:
+        return message
+    return message[:MESSAGE] + f"\n[... {len(message) - MESSAGE} more characters not shown]"
 
 
 class JudgeTestCells(NbGraderPreprocessor):
@@ -246,7 +340,9 @@ class JudgeTestCells(NbGraderPreprocessor):
         verdicts = judge_notebook(
             nb, assignment, seed, exports=state.get("exports", {}), limits=settings.limits(),
             sandboxed=state.get("sandboxed", settings.sandbox), call_timeout=self.call_timeout,
-            deadline=deadline, gpu=settings.use_gpu())
+            deadline=deadline, gpu=settings.use_gpu(), python=state.get("python"))
+        verdicts = {cell_id: dataclasses.replace(v, message=_shorten(v.message))
+                    for cell_id, v in verdicts.items()}
         for cell in nb.cells:
             cell_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             verdict = verdicts.get(cell_id)

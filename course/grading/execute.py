@@ -37,6 +37,7 @@ from . import wire
 __all__ = ["CellResult", "Job", "Run", "run_notebook"]
 
 EXPORT_LIMIT = 64 * 1024 * 1024
+HEADER_ALLOWANCE = 1 << 20  # bytes of a frame's header beyond its cell's output
 _NOTE = "[output cut: this cell printed more than {limit} bytes; the rest was not kept]\n"
 
 
@@ -52,6 +53,7 @@ class Job:
     kernel_name: str = "python3"
     extra_arguments: list = field(default_factory=list)
     rlimits: dict = field(default_factory=dict)
+    python: list = field(default_factory=list)  # [(index, source)] to turn into plain Python
 
     def to_json(self) -> str:
         return json.dumps({**self.__dict__, "exports": {str(k): v for k, v in self.exports.items()}})
@@ -83,6 +85,7 @@ class Run:
     language_info: dict | None = None
     seconds: float = 0.0
     ended: str = ""  # why the run ended early, if it did
+    python: dict = field(default_factory=dict)  # index -> the cell's source as plain Python
 
 
 # --------------------------------------------------------------------------------------
@@ -115,9 +118,12 @@ def _client_class():
 
 
 def _size(content: dict) -> int:
+    """The characters an output takes: its text, data, metadata and traceback alike."""
     total = len(content.get("text", "") or "")
     for value in (content.get("data") or {}).values():
         total += len(value) if isinstance(value, str) else len(json.dumps(value))
+    if content.get("metadata"):
+        total += len(json.dumps(content["metadata"]))
     total += sum(len(line) for line in content.get("traceback", []) or [])
     return total
 
@@ -202,6 +208,8 @@ async def _execute(job: Job, send) -> None:
         except (OSError, wire.WireError) as error:
             await send({"export": index, "error": str(error)})
 
+    for index, text in plain_python(job.python):
+        await send({"python": index, "source": text})
     info = await start_kernel()
     await send({"language_info": info})
     done: list[int] = []  # positions that ran and may be replayed after a restart
@@ -240,6 +248,26 @@ async def _execute(job: Job, send) -> None:
     await stop_kernel()
 
 
+def plain_python(cells: list) -> list[tuple[int, str]]:
+    """The cells' sources with IPython syntax (``%magic``, ``!shell``) as plain Python calls.
+
+    The judge rebuilds the student's definitions from these. It is work on the
+    student's source, so it runs here, in the sandbox, inside the submission's time
+    budget; a cell IPython cannot transform is left as it is.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transform = TransformerManager().transform_cell
+    out = []
+    for index, source in cells:
+        try:
+            text = transform(source)
+        except Exception:  # noqa: BLE001 - left as it is; the judged process reports it
+            text = source
+        out.append((index, text))
+    return out
+
+
 async def _ensure(value):
     return await value if asyncio.iscoroutine(value) else value
 
@@ -253,10 +281,48 @@ def skip_slow_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def _not_dumpable() -> None:
+    """Keep the kernel out of this process: no ``/proc/<pid>/fd``, no ptrace.
+
+    The kernel runs as the same user in the same sandbox; a process that is not
+    dumpable has its ``/proc`` entries owned by root, so the kernel cannot open this
+    process's channel to the grader (``/proc/<pid>/fd/N``) and write frames into it.
+    Its children regain the flag when they exec, so this costs the kernel nothing.
+    """
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def _working_folder_last() -> None:
+    """Let the kernel import the student's own modules, but only after everything installed.
+
+    The sandbox runs Python with ``PYTHONSAFEPATH`` (the working folder is never put
+    first on ``sys.path``, where a submitted ``course/`` or ``numpy/`` folder would
+    shadow the real one); an IPython start-up file appends it at the end instead.
+    """
+    startup = os.path.join(os.environ.get("IPYTHONDIR", "/tmp/home/.ipython"),
+                           "profile_default", "startup")
+    os.makedirs(startup, exist_ok=True)
+    with open(os.path.join(startup, "00-course-working-folder.py"), "w") as f:
+        f.write("import os as _os, sys as _sys\n_sys.path.append(_os.getcwd())\n"
+                "del _os, _sys\n")
+
+
 def main() -> None:
-    """The executor: a job on stdin, wire messages on the original stdout."""
-    protocol = os.fdopen(os.dup(1), "wb", buffering=0)
-    job = Job.from_json(sys.stdin.read())
+    """The executor: a job and a channel for wire messages, on the file descriptors in argv."""
+    if os.environ.get("COURSE_SANDBOX"):
+        _not_dumpable()
+        _working_folder_last()
+    orders, channel = int(sys.argv[1]), int(sys.argv[2])
+    for fd in (orders, channel):
+        os.set_inheritable(fd, False)  # the kernel, started from here, must not get them
+    protocol = os.fdopen(channel, "wb", buffering=0)
+    with os.fdopen(orders, "rb") as stream:
+        job = Job.from_json(stream.read().decode())
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -285,27 +351,43 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
     """
     run = Run()
     started = time.monotonic()
-    argv = [sys.executable, "-m", "course.grading.execute"]
+    # The channel to the grader is a pipe of its own, handed to the executor alone: the
+    # sandbox's first process (bwrap, which the kernel may open through /proc/1/fd)
+    # keeps only standard input, output and error, and those lead nowhere.
+    # The job goes in through a pipe of its own too.
+    channel, writer = os.pipe()
+    orders, order_writer = os.pipe()
+    # -P: the working folder (the submission's files) is not put first on sys.path
+    argv = [sys.executable, "-P", "-m", "course.grading.execute", str(orders), str(writer)]
     if sandbox is not None:
         job.rlimits = sandbox.inside_rlimits()
         command, options, cwd = sandbox.command(argv), sandbox.popen_options(), None
     else:
         command, options = argv, {"start_new_session": True}
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, cwd=cwd, **options)
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, cwd=cwd, pass_fds=(orders, writer),
+                                   **options)
+    finally:
+        os.close(writer)
+        os.close(orders)
     running: int | None = None
     try:
-        process.stdin.write(job.to_json().encode())
-        process.stdin.close()
-        reader = _Reader(process.stdout.fileno(), deadline)
+        with os.fdopen(order_writer, "wb") as stream:
+            stream.write(job.to_json().encode())
+        reader = _Reader(channel, deadline)
+        # a cell's outputs as JSON: at most `output` characters, each at most 12 bytes
+        # escaped (a surrogate pair), plus their structure; exports add their arrays
+        header_limit = 12 * job.output + HEADER_ALLOWANCE
+        frame_limit = header_limit + EXPORT_LIMIT
         order = [index for index, _ in job.cells]
         events = sandbox.events() if sandbox else {}
         while True:
             pending = [i for i in order if i not in run.cells]
             running = pending[0] if pending else None
             try:
-                limit = job.output * 4 + EXPORT_LIMIT + 65536
-                message = wire.read_message(reader.read_exactly, max_bytes=limit)
+                message = wire.read_message(reader.read_exactly, max_bytes=frame_limit,
+                                            max_header=header_limit)
             except TimeoutError:
                 run.ended = "budget"
                 run.limits.append(("time budget", running, f"the submission used up its "
@@ -320,7 +402,10 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
                 break
             if message.get("done"):
                 break
-            if "language_info" in message:
+            if "python" in message:
+                if type(message["python"]) is int and isinstance(message.get("source"), str):
+                    run.python[message["python"]] = message["source"]
+            elif "language_info" in message:
                 run.language_info = message["language_info"]
             elif "cell" in message:
                 result = _cell(message["cell"])
@@ -353,6 +438,7 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
         from .sandbox import kill_process_group
 
         kill_process_group(process)
+        os.close(channel)
         if sandbox is not None:
             sandbox.kill()
     run.seconds = time.monotonic() - started

@@ -37,9 +37,12 @@ from .cases import Rng
 from .engine import Outcome, Task, Verdict, helper_missing, tasks
 from .sandbox import Limits, Sandbox, View, kill_process_group
 
-__all__ = ["JudgedProcess", "RemoteTarget", "allowed_entries", "judge_notebook", "student_cells"]
+__all__ = ["JudgedProcess", "RemoteTarget", "allowed_entries", "judge_notebook", "rebuilt_cells",
+           "student_cells"]
 
 HARNESS = ("judged.py", "wire.py", "catalogue.py", "guard.py", "launch.py")
+REPLY_BYTES = 64 * 1024 * 1024  # the largest reply of the judged process (arrays included)
+REPLY_HEADER = 4 * 1024 * 1024  # ... and of its JSON part, checked before it is parsed
 _HERE = Path(__file__).resolve().parent
 _INSIDE = "/judge"
 
@@ -151,15 +154,9 @@ def _dist_name(entry: str) -> str:
 
 # --------------------------------------------------------------------------------------
 # The notebook's code, as the judged process gets it
-def student_cells(nb, judged_cells: set[str]) -> list[tuple[int, str]]:
-    """(index, Python source) of every code cell except the graded test cells.
-
-    IPython syntax (``%magic``, ``!shell``) is turned into plain Python calls, which
-    the judged process does not run.
-    """
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    transform = TransformerManager().transform_cell
+def rebuilt_cells(nb, judged_cells: set[str]) -> list[tuple[int, str]]:
+    """(index, source) of the code cells the judged process rebuilds: every code cell but
+    the graded test cells (the instructor's code)."""
     cells = []
     for index, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -167,12 +164,26 @@ def student_cells(nb, judged_cells: set[str]) -> list[tuple[int, str]]:
             continue
         if meta.get("grade") and not meta.get("solution"):
             continue  # any other test cell: instructor code, not the student's definitions
-        try:
-            source = transform(cell.source)
-        except Exception:  # noqa: BLE001 - left as it is; the judged process reports it
-            source = cell.source
-        cells.append((index, source))
+        cells.append((index, cell.source))
     return cells
+
+
+def student_cells(nb, judged_cells: set[str], python: dict | None = None) -> list[tuple[int, str]]:
+    """(index, Python source) of every code cell the judged process rebuilds.
+
+    IPython syntax (``%magic``, ``!shell``) must become plain Python calls, which the
+    judged process does not run. That transformation is work on the student's source,
+    so it is done inside the sandbox, within the submission's budget, by the executor
+    (:mod:`.execute`); ``python`` maps a cell's index to what it made. A cell it did not
+    transform (the run ended first) is sent as it is, and a line of IPython syntax in it
+    is a syntax error that the judged process reports.
+    """
+    python = python or {}
+    out = []
+    for index, source in rebuilt_cells(nb, judged_cells):
+        text = python.get(index)
+        out.append((index, text if isinstance(text, str) else source))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -325,7 +336,7 @@ class JudgedProcess:
             return b"".join(chunks)
 
         try:
-            return wire.read_message(read_exactly)
+            return wire.read_message(read_exactly, REPLY_BYTES, REPLY_HEADER)
         except wire.WireError as error:
             self.ended = f"garbage ({error})"
             self.stop()
@@ -480,13 +491,15 @@ class RemoteTarget:
 # --------------------------------------------------------------------------------------
 def judge_notebook(nb, assignment: str, seed: int, *, exports: dict | None = None,
                    limits: Limits = Limits(), sandboxed: bool = True, call_timeout: float = 30.0,
-                   deadline: float | None = None, gpu: bool = False) -> dict[str, Verdict]:
+                   deadline: float | None = None, gpu: bool = False,
+                   python: dict | None = None) -> dict[str, Verdict]:
     """The verdict of every test cell of ``assignment`` the judge grades, by grade id.
 
-    ``exports`` maps a grade id to what the executor exported for that cell.
+    ``exports`` maps a grade id to what the executor exported for that cell; ``python``
+    a cell's index to its source as plain Python (see :func:`student_cells`).
     """
     registered = tasks(assignment)
-    cells = student_cells(nb, set(registered))
+    cells = student_cells(nb, set(registered), python)
     deadline = deadline if deadline is not None else time.monotonic() + limits.budget
     processes: dict[tuple, JudgedProcess] = {}
     order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
@@ -514,6 +527,15 @@ def judge_notebook(nb, assignment: str, seed: int, *, exports: dict | None = Non
             except JudgedFailure as error:
                 verdicts[cell_id] = Verdict(False, f"{task.name}: the judge could not run your "
                                                    f"code: {error}.")
+            except Exception as error:  # noqa: BLE001 - one task fails, never the submission
+                # A reply the task's checks could not make sense of (whatever the judged
+                # process sent). The process may be in any state: the next task gets a
+                # fresh one.
+                if process is not None:
+                    process.stop()
+                verdicts[cell_id] = Verdict(False, f"{task.name}: the judge could not make sense "
+                                                   f"of what your code returned "
+                                                   f"({type(error).__name__}: {str(error)[:300]}).")
     finally:
         for process in processes.values():
             process.stop()
