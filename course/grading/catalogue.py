@@ -57,13 +57,14 @@ FUNCTIONS = {
 
 def scalar_function(name: str):
     """f(x) -> float for an ndarray x: a plain function, with nothing attached."""
-    value = FUNCTIONS[name][1]
+    formula, value = FUNCTIONS[name]
 
     def f(x):
         if not isinstance(x, np.ndarray):
             raise TypeError(f"f expects an ndarray, got {type(x).__name__}")
         return float(value(np.asarray(x, dtype=np.float64).ravel()))
 
+    f.__doc__ = f"f(x) = {formula}"
     return f
 
 
