@@ -7,6 +7,7 @@ or pass ``--root``::
     course-admin autograde ps1 --jobs 2       # every submitted/*/ps1, in parallel
     course-admin feedback ps1                 # feedback/*/ps1/*.html
     course-admin export --to grades.csv       # all grades as CSV
+    course-admin heldout IMAGES LABELS        # digits no student has, to score trained networks
 
 ``autograde`` runs every submission's code in a sandbox (bubblewrap: no network, no
 view of the course, the gradebook or other students; limits on memory, time,
@@ -559,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", help="course directory (default: the current directory)")
     # The metavar lists the public commands only; `_worker` is internal to `autograde`.
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{release,autograde,feedback,export}")
+                                     metavar="{release,autograde,feedback,export,heldout}")
     p = commands.add_parser("release", help="generate release/ from source/ for every assignment")
     p.add_argument("assignments", nargs="*")
     p = commands.add_parser("autograde", help="autograde every submission, in parallel")
@@ -583,6 +584,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--replay", action="store_true",
                    help="judge with the seeds recorded at the last grading")
     p.epilog = "Arguments after `--` go to every nbgrader process, e.g. -- --Execute.timeout=10"
+    p = commands.add_parser("heldout", help="write held-out digits for scoring trained networks "
+                                            "from MNIST's IDX test files")
+    p.add_argument("images", help="e.g. t10k-images-idx3-ubyte.gz")
+    p.add_argument("labels", help="e.g. t10k-labels-idx1-ubyte.gz")
     p = commands.add_parser("_worker")
     p.add_argument("assignment")
     p = commands.add_parser("feedback", help="generate HTML feedback")
@@ -611,6 +616,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = [intake.printable(r.student) for r in results if not r.ok]
         if failed:
             print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}")
+    elif args.command == "heldout":
+        from course.grading import heldout
+
+        target = _find_root(args.root) / "heldout" / "digits.npz"
+        count = heldout.from_idx(args.images, args.labels, target)
+        print(f"{count} held-out digits written to {target}: graded trained networks are "
+              "scored on them (keep them from students; heldout/ is never committed)")
     elif args.command == "_worker":
         _worker(_find_root(args.root), args.assignment, nbgrader_args)
     elif args.command == "feedback":

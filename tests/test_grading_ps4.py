@@ -536,3 +536,54 @@ def test_copy_module_kept(one_thread):
     with torch.no_grad():
         model.c1.weight.add_(1)
     assert not torch.equal(saved["c1.weight"], model.c1.weight)
+
+
+# --- the trained model is scored on digits no submission had ------------------------------
+def _uint8(x: np.ndarray) -> np.ndarray:
+    """data.mnist()'s padded float digits back to MNIST's 28x28 uint8."""
+    return np.round(x[:, 0, 2:30, 2:30] * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def heldout_file(tmp_path):
+    """Held-out digits for the test: the validation split, which the attacker never trains on."""
+    from course.grading import heldout
+
+    digits = data.mnist()
+    path = tmp_path / "digits.npz"
+    np.savez(path, x=_uint8(digits.x_val), y=digits.y_val)
+    heldout.use(path)
+    yield path
+    heldout.use(None)
+
+
+def test_a_model_trained_on_the_public_test_digits_fails_on_held_out_ones(one_thread, capsys,
+                                                                           heldout_file):
+    """The attack of issue 18: train on the public test split and on 500 deliberately
+    mislabelled training digits (to spoil what the model learns), score well on that split."""
+    from course.grading import heldout
+
+    digits = data.mnist()
+    x = torch.from_numpy(np.concatenate([digits.x_test, digits.x_train[:500]]))
+    y = torch.from_numpy(np.concatenate([digits.y_test, (digits.y_train[:500] + 1) % 10]))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32,
+                                         shuffle=True, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = LeNet5()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(20):  # 0.962 on the public test split, 0.681 on the validation split
+        train_epoch(model, loader, optimizer, "cpu")
+    # the visible check (the notebook's, on the public split) is fooled ...
+    checks.check_trained_model(model, hidden=False)
+    assert "test accuracy" in capsys.readouterr().out
+    # ... the judge, scoring on digits the model never saw, is not
+    message = _fails(checks.check_trained_model, model, hidden=True)
+    assert "on 1,000 held-out digits that no submission has" in message
+    assert "at least 0.95 is required" in message
+    heldout.use(None)
+    checks.check_trained_model(model, hidden=True)  # without them: the public split again
+
+
+def test_an_honest_model_passes_on_held_out_digits(one_thread, capsys, heldout_file):
+    checks.check_trained_model(_trained(epochs=8), hidden=True)
+    assert "1,000 held-out digits that no submission has" in capsys.readouterr().out

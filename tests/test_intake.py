@@ -153,3 +153,18 @@ def test_printable_escapes_control_and_bidi_characters():
     assert intake.printable("ok name.ipynb") == "ok name.ipynb"
     assert intake.printable("evil\x1b[2J") == "evil\\x1b[2J"
     assert intake.printable("a\u202egnp.exe") == "a\\u202egnp.exe"
+
+
+def test_source_is_bounded_since_rendering_it_is_what_costs(folder, tmp_path):
+    (folder / "ps1.ipynb").write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                   "source": "a = 1\n" * 40_000}]}))
+    result = intake.take_in(folder, tmp_path / "staged", RELEASE)
+    assert _why(result)["ps1.ipynb"] == ("the notebook's cells hold 240000 characters of "
+                                         "source, over the limit of 200000")
+
+
+def test_the_course_s_own_notebooks_pass_with_room_to_spare():
+    for path in sorted(ROOT.glob("source/*/*.ipynb")) + sorted(ROOT.glob("release/*/*.ipynb")):
+        assert intake.check_notebook(path.read_bytes(), intake.Rules(source_chars=100_000)) is None, path

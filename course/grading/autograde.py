@@ -32,6 +32,7 @@ from traitlets.config import Configurable
 
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
+from . import heldout
 from .engine import tasks
 from .sandbox import Limits, Sandbox, View, unavailable
 
@@ -314,6 +315,9 @@ class JudgeTestCells(NbGraderPreprocessor):
 
     call_timeout = Float(30.0, help="Seconds one call of a student's function may take while "
                                     "it is judged.").tag(config=True)
+    heldout = Unicode("", help="An .npz of digits no student has (x: (N, 28, 28) uint8, y: "
+                               "labels), on which trained networks are scored; empty: the "
+                               "public test split (see course.grading.heldout).").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         from nbgrader.coursedir import CourseDirectory
@@ -337,6 +341,7 @@ class JudgeTestCells(NbGraderPreprocessor):
             seed = int.from_bytes(os.urandom(16), "big")
         started = time.monotonic()
         deadline = state.get("deadline", started + settings.budget)
+        heldout.use(self.heldout)
         verdicts = judge_notebook(
             nb, assignment, seed, exports=state.get("exports", {}), limits=settings.limits(),
             sandboxed=state.get("sandboxed", settings.sandbox), call_timeout=self.call_timeout,
@@ -359,6 +364,7 @@ class JudgeTestCells(NbGraderPreprocessor):
             "notebook": info.get("notebook"), "seed": f"{seed:032x}",
             "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "sandboxed": bool(state.get("sandboxed", settings.sandbox)),
+            "heldout_digits": self.heldout or None,
             "limits": state.get("limits", []), "ended": state.get("ended", ""),
             "seconds": {"notebook": round(state.get("notebook_seconds", 0.0), 3),
                         "judge": round(time.monotonic() - started, 3)},

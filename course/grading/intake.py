@@ -14,7 +14,8 @@ what is plain data gets there:
   :data:`Rules.total_bytes` in all, :data:`Rules.depth` folders deep, names of printable
   characters; a notebook at most :data:`Rules.notebook_bytes` and
   :data:`Rules.notebook_items` JSON elements (counted before it is parsed),
-  :data:`Rules.cells` cells, and shaped like a notebook.
+  :data:`Rules.cells` cells and :data:`Rules.source_chars` characters of source (what
+  costs most to render for the instructor), and shaped like a notebook.
 * **Refusals are told.** What was refused, and why, is returned (the grading record,
   ``course-admin``'s summary) and written at the top of the student's notebook as a
   grader's note, so it shows in the feedback. A refused notebook is replaced by the
@@ -50,6 +51,7 @@ class Rules:
     notebook_bytes: int = 16 * 1024 * 1024
     notebook_items: int = 200_000
     cells: int = 2_000
+    source_chars: int = 200_000  # the course's largest notebook holds 50,000
 
 
 @dataclass
@@ -123,6 +125,7 @@ def check_notebook(data: bytes, rules: Rules = Rules()) -> str | None:
         return "the file is not a Jupyter notebook (no list of cells)"
     if len(nb["cells"]) > rules.cells:
         return f"the notebook has {len(nb['cells'])} cells, over the limit of {rules.cells}"
+    chars = 0
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             return "a cell of the notebook is not a code, markdown or raw cell"
@@ -130,6 +133,12 @@ def check_notebook(data: bytes, rules: Rules = Rules()) -> str | None:
         if not (isinstance(source, str) or (isinstance(source, list)
                                             and all(isinstance(s, str) for s in source))):
             return "a cell's source is not text"
+        chars += len(source) if isinstance(source, str) else sum(len(s) for s in source)
+    if chars > rules.source_chars:
+        # rendering source (syntax highlighting) is the costly part of a feedback page or
+        # a formgrader view: 300 KB of code took 40 s and 400 MiB to render
+        return (f"the notebook's cells hold {chars} characters of source, over the limit of "
+                f"{rules.source_chars}")
     if type(nb.get("nbformat")) is not int or nb["nbformat"] != 4:
         return "the notebook is not in nbformat 4"
     return None

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from . import catalogue, wire
+from . import catalogue, heldout, wire
 from .cases import Case, Mistake
 from .engine import CaseTask, IntResult, Task, Verdict, as_float, kind_name, task
 
@@ -751,19 +751,19 @@ class TrainedModel(TorchTask):
         net, problem = lenet_from(model)
         if problem:
             return self.fail(hidden, "the model", problem)
-        digits = _mnist()
-        correct, _, device = _evaluate_lenet(net, digits.x_test, digits.y_test)
-        accuracy = correct / len(digits.y_test)
+        digits = heldout.test_digits(32, hidden)
+        correct, _, device = _evaluate_lenet(net, digits.x, digits.y)
+        accuracy = correct / len(digits.y)
         if accuracy < REQUIRED_ACCURACY:
             return self.fail(hidden, "accuracy on the held-out test split", (
-                f"your model classifies {correct} of {len(digits.y_test)} test images correctly "
-                f"(accuracy {accuracy:.4f}, computed by the judge on {device}); at least "
-                f"{REQUIRED_ACCURACY} is required. Train longer or with a larger learning rate "
-                "(e.g. Adam, lr=3e-3, 12 epochs, batches of 32), and check that the loss goes "
-                "down."))
+                f"your model classifies {correct} of {len(digits.y)} test images correctly "
+                f"(accuracy {accuracy:.4f} on {digits.where}, computed by the judge on "
+                f"{device}); at least {REQUIRED_ACCURACY} is required. Train longer or with a "
+                "larger learning rate (e.g. Adam, lr=3e-3, 12 epochs, batches of 32), and check "
+                "that the loss goes down."))
         return Verdict(True, f"trained model: test accuracy {accuracy:.4f} ({correct} of "
-                             f"{len(digits.y_test)}, computed by the judge on {device}) >= "
-                             f"{REQUIRED_ACCURACY}. Passed.")
+                             f"{len(digits.y)}: {digits.where}, computed by the judge on "
+                             f"{device}) >= {REQUIRED_ACCURACY}. Passed.")
 
 
 # --------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import heldout
 from .cases import Case, Mistake, fmt, pair, same
 from .engine import ArraysResult, CaseTask, Task, Verdict, as_float, judge_array, task
 from .ps2 import Conv2d as _Ps2Conv2d, MaxPool2d as _Ps2MaxPool2d
@@ -1813,16 +1814,16 @@ class TrainedNetwork(NumpyTask):
         net, problem = network_from_state(state)
         if problem:
             return self.fail(hidden, "`trained`", problem)
-        digits = _mnist()
-        x, y = digits.x_test, digits.y_test
+        digits = heldout.test_digits(32, hidden)
+        x, y = digits.x, digits.y
         predicted = _np(_scores(net, x, False).argmax(1))
         correct = int(np.sum(predicted == y))
         accuracy = correct / len(y)
         device = _device().type
         if accuracy < REQUIRED_ACCURACY:
             lines = [f"your network classifies {correct} of {len(y)} test digits correctly "
-                     f"(accuracy {accuracy:.4f}, computed by the judge in evaluation mode on "
-                     f"{device}); at least {REQUIRED_ACCURACY} is required."]
+                     f"(accuracy {accuracy:.4f} on {digits.where}, computed by the judge in "
+                     f"evaluation mode on {device}); at least {REQUIRED_ACCURACY} is required."]
             batch = float(np.mean(_np(_scores(net, x, True).argmax(1)) == y))
             losses = [as_float(v) for v in history] if isinstance(history, (list, tuple)) else []
             losses = [v for v in losses if v is not None]
@@ -1839,8 +1840,8 @@ class TrainedNetwork(NumpyTask):
                              "decaying, batches of 50) and check that the loss goes down.")
             return self.fail(hidden, "accuracy on the held-out test split", "\n".join(lines))
         return Verdict(True, f"trained network: test accuracy {accuracy:.4f} ({correct} of "
-                             f"{len(y)}, computed by the judge in evaluation mode on {device}) "
-                             f">= {REQUIRED_ACCURACY}. Passed.")
+                             f"{len(y)}: {digits.where}, computed by the judge in evaluation "
+                             f"mode on {device}) >= {REQUIRED_ACCURACY}. Passed.")
 
 
 # --------------------------------------------------------------------------------------
