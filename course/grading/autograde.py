@@ -341,6 +341,8 @@ class JudgeTestCells(NbGraderPreprocessor):
             seed = int.from_bytes(os.urandom(16), "big")
         started = time.monotonic()
         deadline = state.get("deadline", started + settings.budget)
+        if self.heldout:
+            heldout.read(self.heldout)  # a broken file is the instructor's to fix: fail loudly
         heldout.use(self.heldout)
         verdicts = judge_notebook(
             nb, assignment, seed, exports=state.get("exports", {}), limits=settings.limits(),

@@ -19,6 +19,7 @@ among the course's), ``course-admin heldout IMAGES LABELS``.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass
@@ -62,6 +63,12 @@ def test_digits(size: int = 32, hidden: bool = True) -> TestDigits:
 
 def read(path: str | os.PathLike, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """The held-out file's images as (N, 1, size, size) float32 in [0, 1], and labels."""
+    stat = os.stat(path) if os.path.exists(path) else None
+    return _read(str(path), size, stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@functools.lru_cache(maxsize=4)
+def _read(path: str, size: int, mtime: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     if size not in (28, 32):
         raise ValueError(f"`size` must be 28 or 32, got {size!r}")
     try:
