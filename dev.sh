@@ -50,6 +50,9 @@ case "${1:-}" in
         # Jupyter refuses to start as root unless told; containers and these machines run as root.
         root_flag=""
         [ "$(id -u)" -ne 0 ] || root_flag="--allow-root"
+        # The course's Jupyter config (jupyter-config/): its server extension serves the
+        # formgrader's submission views with a Content-Security-Policy.
+        export JUPYTER_CONFIG_PATH="$PWD/jupyter-config${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
         exec "$VENV/bin/jupyter" lab --notebook-dir=. ${root_flag:+"$root_flag"} "$@"
         ;;
     test)

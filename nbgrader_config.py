@@ -69,6 +69,25 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Only the feedback pages and passive files (images, text, data) of the student's folder
+# stay in the feedback folder: a handed-in notes.html or .svg is removed.
+c.GenerateFeedback.post_convert_hook = "course.grading.inert.seal_feedback"
+
+# What the instructor is shown runs nothing the student wrote (course/grading/inert.py,
+# the README's "What you are shown"). Both nbgrader's formgrader (its submission views)
+# and generate_feedback render with nbconvert's HTMLExporter and read these settings:
+# student HTML and markdown sanitized, JavaScript and widget outputs shown as notes,
+# MathJax from this machine, and the feedback page's Content-Security-Policy. The
+# formgrader's pages get their CSP header from course/grading/formgrader.py.
+from course.grading import inert as _inert  # noqa: E402
+
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.skip_svg_encoding = False  # SVG outputs as <img> data URIs: no script runs
+c.HTMLExporter.embed_images = False  # never read a file a student's markdown names
+c.HTMLExporter.preprocessors = ["course.grading.inert.MakeInert"]
+c.HTMLExporter.filters = dict(_inert.FILTERS)  # markdown2html, clean_html, MathJax, the CSP
+# nbgrader's formgrade and feedback templates, with the course's mathjax.html.j2 found first.
+c.HTMLExporter.extra_template_basedirs = _inert.template_basedirs()
 
 # Students' notebooks are copied into autograded/ with nothing else from their folder
 # but small files (data they may have saved); no checkpoints.

@@ -28,13 +28,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+from browserkit import CHROMIUM, CHROMIUM_FLAGS, require_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "book"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--disable-quic",
-]
 
 
 def _load_build():
@@ -400,15 +397,6 @@ def test_a_broken_link_fails_the_build(tmp_path):
 # ----------------------------------------------------------------------------- in a browser
 
 
-def _require_browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"the book's browser test needs Chromium at {CHROMIUM}: run `apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError:
-        pytest.fail("the book's browser test needs the playwright package (it uses the system Chromium)")
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -433,7 +421,7 @@ def browser():
     # module scope: the sync Playwright session runs an asyncio loop in this thread until it
     # is closed; held for the whole session it makes tests/test_browser.py's own
     # sync_playwright() fail ("Sync API inside the asyncio loop") when both files run
-    _require_browser()
+    require_browser("the book's browser test")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -8,26 +8,18 @@ when either is missing the test FAILS, it does not skip.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from browserkit import CHROMIUM, CHROMIUM_FLAGS, CURRENT_PANEL, JupyterLab, require_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "tests" / "browser" / "explorers.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--disable-quic",
-]
 
 # (explorer CSS class, how to move one of its controls)
 ACTIONS = [
@@ -42,16 +34,7 @@ ACTIONS = [
 ]
 
 WAIT_FOR_KERNEL = """
-async () => {
-  const app = window.jupyterapp;
-  await app.started;
-  await app.restored;
-  let panel = null;
-  for (let i = 0; i < 600 && !(panel && panel.sessionContext); i++) {
-    panel = app.shell.currentWidget;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  await panel.context.ready;
+async () => {""" + CURRENT_PANEL + """
   await panel.sessionContext.ready;
   for (let i = 0; i < 600 && !panel.sessionContext.session?.kernel; i++) {
     await new Promise(r => setTimeout(r, 100));
@@ -80,66 +63,17 @@ CELL_STATE = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _require_browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"the browser test needs Chromium at {CHROMIUM}: run `apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError:
-        pytest.fail("the browser test needs the playwright package: `pip install playwright` "
-                    "(no `playwright install`: it uses the system Chromium)")
-
-
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on 127.0.0.1 with an empty token, serving a copy of the notebook."""
-    _require_browser()
+    require_browser()
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
-    # no "get notified about Jupyter news?" toast over the screenshots
-    settings = tmp_path / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop("MPLBACKEND", None)
-    log = open(tmp_path / "jupyterlab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--allow-root", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={tmp_path}",
-         f"--LabApp.user_settings_dir={tmp_path / 'user-settings'}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = JupyterLab(tmp_path, settings=tmp_path / "user-settings", log_path=tmp_path / "jupyterlab.log",
+                        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
-                    json.load(response)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
-                time.sleep(0.3)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.stop()
 
 
 @pytest.mark.slow

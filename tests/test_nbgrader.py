@@ -75,6 +75,12 @@ def test_config_settings_are_those_the_course_relies_on():
     assert config.OverwriteCells.add_missing_cells is True
     assert [p.rsplit(".", 1)[1] for p in config.GenerateFeedback.preprocessors] == [
         "GetGrades", "ClearHiddenTests", "CSSHTMLHeaderPreprocessor"]
+    # what the instructor is shown is made inert (tests/test_instructor_views.py proves it)
+    assert config.GenerateFeedback.post_convert_hook == "course.grading.inert.seal_feedback"
+    assert config.HTMLExporter.sanitize_html is True and config.HTMLExporter.embed_images is False
+    assert config.HTMLExporter.preprocessors == ["course.grading.inert.MakeInert"]
+    assert config.HTMLExporter.filters["markdown2html"] == "course.grading.inert.markdown2html"
+    assert config.HTMLExporter.filters["clean_html"] == "course.grading.inert.clean_html"
     # every submission runs in the sandbox, and the judge writes the test cells' verdicts
     # before nbgrader reads the grades from the outputs
     steps = [p.rsplit(".", 1)[1] for p in config.Autograde.autograde_preprocessors]

@@ -28,6 +28,11 @@ The sandbox runner
     :mod:`.launch`      joins the cgroup and sets rlimits before the sandboxed program starts
     :mod:`.execute`     runs a notebook inside a sandbox and streams back its outputs
     :mod:`.autograde`   nbgrader preprocessors: ``ExecuteInSandbox``, ``JudgeTestCells``
+What the instructor is shown
+    :mod:`.inert`       student content made inert in the formgrader and the feedback:
+                        the sanitizer, ``MakeInert``, the template filters, the CSPs
+    :mod:`.formgrader`  a Jupyter server extension: the formgrader's submission views
+                        served with a Content-Security-Policy header
 The problem sets
     :mod:`.ps1` ... :mod:`.ps5`   one module per assignment, one task class per test cell
     :mod:`.lectures`    the lecture notebooks' exercises (checked in the notebook, never graded)
