@@ -5,6 +5,8 @@
 #   ./dev.sh test    install (once) and run the whole test suite, browser tests included
 #   ./dev.sh book    install (once) and build the course as a static website in build/book/
 #                    (--with-solutions adds the instructor's solutions: never publish that one)
+#   ./dev.sh hub     install (once) and start the course server for a class, from roster.csv
+#                    (as root; README, "Run a class"; ./dev.sh hub --help for its options)
 #
 # Both install the exact versions in requirements/lock.txt into .venv, so every
 # student, instructor and CI run has the same environment.
@@ -39,6 +41,23 @@ install_chromium() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+install_proxy() {
+    # The course server's proxy: configurable-http-proxy from npm, at the versions of
+    # hub/package-lock.json (Node.js from the machine, or Debian's).
+    if ! command -v npm >/dev/null; then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    local stamp=hub/node_modules/.installed want
+    want=$(sha256sum hub/package-lock.json | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        npm ci --prefix hub --no-audit --no-fund --loglevel=error
+        echo "$want" > "$stamp"
+    fi
+}
+
 # Scripts of the environment (jupyter, nbgrader and the `alembic` that nbgrader runs by
 # name) must be found on PATH, as if the venv were activated.
 export PATH="$PWD/$VENV/bin:$PATH"
@@ -58,6 +77,7 @@ case "${1:-}" in
     test)
         install
         install_chromium
+        install_proxy
         shift
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
@@ -66,8 +86,14 @@ case "${1:-}" in
         shift
         exec "$VENV/bin/python" book/build.py "$@"
         ;;
+    hub)
+        install
+        install_proxy
+        shift
+        exec "$VENV/bin/python" -m course.hub "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh lab | test [pytest arguments] | book [--with-solutions]" >&2
+        echo "usage: ./dev.sh lab | test [pytest arguments] | book [--with-solutions] | hub [--roster roster.csv ...]" >&2
         exit 2
         ;;
 esac

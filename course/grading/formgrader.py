@@ -20,6 +20,14 @@ at ``<base_url>course/mathjax/``. It takes nbgrader's own handler list for those
 replaces two of its classes by subclasses, so every other formgrader page and behaviour
 is nbgrader's.
 
+Under JupyterHub, every page of a user's server is sent with ``frame-ancestors 'none'``
+(JupyterHub 4.1 and later), which leaves the formgrader blank inside JupyterLab, where
+it is an iframe (nbgrader #1870). When the hub gives each user's server an origin of its
+own (``JupyterHub.subdomain_host``, as the course server does), this extension sends the
+formgrader's pages with ``frame-ancestors 'self'``: only the instructor's own JupyterLab
+can frame them, not a page of another user's server. On a hub that serves everybody from
+one origin the hub's ``'none'`` stays, and the formgrader is opened in a tab of its own.
+
 Enable it with ``jupyter-config/jupyter_server_config.d/course.json`` on
 ``JUPYTER_CONFIG_PATH`` (``./dev.sh lab`` does), or
 ``--ServerApp.jpserver_extensions='{"course.grading.formgrader": true}'``.
@@ -27,6 +35,9 @@ Enable it with ``jupyter-config/jupyter_server_config.d/course.json`` on
 from __future__ import annotations
 
 from collections import OrderedDict
+
+import os
+from urllib.parse import urlparse
 
 import nbformat
 from jupyter_server.base.handlers import JupyterHandler
@@ -56,6 +67,30 @@ class _PolicedExporter:
         page = self.exporter.from_filename(filename, resources=dict(resources or {}), **kw)
         self.handler.add_header("Content-Security-Policy", self.handler.policy(dict(resources or {})))
         return page
+
+
+def own_origin() -> bool:
+    """Whether this server is the only one on its origin (JupyterHub with subdomains).
+
+    Outside JupyterHub jupyter_server already sends ``frame-ancestors 'self'``; under a
+    hub, each user's server has its own host name when the hub's host
+    (``$JUPYTERHUB_HOST``) is set and differs from the server's (``$JUPYTERHUB_PUBLIC_URL``).
+    """
+    hub = urlparse(os.environ.get("JUPYTERHUB_HOST", "")).netloc
+    mine = urlparse(os.environ.get("JUPYTERHUB_PUBLIC_URL", "")).netloc
+    return bool(hub and mine and hub != mine)
+
+
+class _FramedBySelf:
+    """A formgrader page that the server's own JupyterLab may show in its iframe."""
+
+    @property
+    def content_security_policy(self) -> str:
+        return "frame-ancestors 'self'"
+
+
+def _framed(cls):
+    return type(cls.__name__, (_FramedBySelf, cls), {"__doc__": cls.__doc__})
 
 
 def _submission_handler_class():
@@ -117,9 +152,19 @@ def _load_jupyter_server_extension(serverapp) -> None:
                handlers.SubmissionFilesHandler: _files_handler_class()}
     # nbgrader's own rules for the submission URLs, in its order (its static components and
     # next/prev navigation unchanged), with the view and the files handlers replaced.
-    rules = [(url_path_join(base_url, pattern.lstrip("/")), replace.get(cls, cls), *rest)
+    framed = own_origin() and "JUPYTERHUB_API_TOKEN" in os.environ
+
+    def handler_class(cls):
+        cls = replace.get(cls, cls)
+        return _framed(cls) if framed and issubclass(cls, JupyterHandler) else cls
+
+    # nbgrader's own rules for its pages, in its order (its static components and
+    # next/prev navigation unchanged), with the submission view and files replaced;
+    # under a hub with a host per user, every page may be framed by this server only.
+    rules = [(url_path_join(base_url, pattern.lstrip("/")), handler_class(cls), *rest)
              for pattern, cls, *rest in handlers.default_handlers
-             if pattern.startswith("/formgrader/submissions/")]
+             if pattern.startswith("/formgrader/submissions/") or (
+                 framed and pattern.startswith("/formgrader"))]
     rules.append((url_path_join(base_url, r"/course/mathjax/(config\.js|engine\.js)"), MathJaxHandler))
     web_app.add_handlers(".*$", rules)
     # Tornado tries host rules in order and nbgrader's extension may load before or after
@@ -127,3 +172,11 @@ def _load_jupyter_server_extension(serverapp) -> None:
     router_rules = web_app.default_router.rules
     router_rules.insert(0, router_rules.pop(len(router_rules) - 2))
     serverapp.log.info("course: formgrader submission views served with a Content-Security-Policy")
+    if framed:
+        serverapp.log.info("course: the formgrader may be framed by this server's JupyterLab "
+                           "(frame-ancestors 'self': this server has its own origin)")
+    elif "JUPYTERHUB_API_TOKEN" in os.environ:
+        serverapp.log.warning(
+            "course: this hub serves every user from one origin, so the formgrader cannot be "
+            "shown inside JupyterLab safely; open %sformgrader in a tab of its own, or give "
+            "each user a host name (JupyterHub.subdomain_host)", base_url)
