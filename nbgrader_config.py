@@ -30,13 +30,16 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 
 # Every submission's notebook runs in a bubblewrap sandbox (ExecuteInSandbox replaces
 # nbgrader's Execute), and the judge writes the verdict of every test cell it grades
-# (JudgeTestCells) before nbgrader reads the grades from the outputs.
+# (JudgeTestCells) before nbgrader reads the grades from the outputs. ApplyDueDates writes
+# the late-work policy's due date and the student's extension (below) into the gradebook
+# before nbgrader's AssignLatePenalties reads them.
 c.Autograde.autograde_preprocessors = [
     "course.grading.autograde.ExecuteInSandbox",
     "course.grading.autograde.JudgeTestCells",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "course.grading.late.ApplyDueDates",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -55,6 +58,21 @@ c.JudgeTestCells.call_timeout = 30.0
 if os.path.isfile(os.path.join(_ROOT, "heldout", "digits.npz")):
     c.JudgeTestCells.heldout = os.path.join(_ROOT, "heldout", "digits.npz")
 
+# Late work (course/grading/late.py): nbgrader measures lateness from the gradebook's due
+# date (plus the student's extension) to the submission's timestamp.txt, and asks this
+# plugin for the penalty of each late notebook. By default late work is not penalized; a
+# due date set in the formgrader is used for any assignment not named in due_dates.
+c.AssignLatePenalties.plugin_class = "course.grading.late.CourseLatePenalty"
+c.LatePolicy.rule = "none"                  # "none", "zero" or "percent_per_day"
+# For example: 10% of the score per started day, nothing within 15 minutes, at most 50%.
+# c.LatePolicy.due_dates = {"ps1": "2026-10-01 23:59 Europe/Berlin", "ps2": "2026-10-15T23:59+02:00"}
+# c.LatePolicy.extensions = {"ann": {"ps1": "2 days"}, "bob": {"ps2": "2026-10-18 12:00 Europe/Berlin"}}
+# c.LatePolicy.rule = "percent_per_day"
+# c.LatePolicy.percent_per_day = 10.0
+# c.LatePolicy.grace_minutes = 15.0
+# c.LatePolicy.cap_percent = 50.0
+# c.LatePolicy.days_rounding = "up"         # "up": every started day counts; "exact": fractions
+
 # A test cell a student deleted is put back from the gradebook when grading.
 c.OverwriteCells.add_missing_cells = True
 
@@ -63,9 +81,11 @@ c.OverwriteCells.add_missing_cells = True
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)^\S.*:\d+: [A-Za-z]*Warning: "
 
-# Feedback shows grades and messages, never the hidden tests' source.
+# Feedback shows grades and messages, never the hidden tests' source; late work gets a
+# note at the top (when it was handed in, how late, the penalty).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "course.grading.late.ShowLateness",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

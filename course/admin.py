@@ -7,6 +7,8 @@ or pass ``--root``::
     course-admin autograde ps1 --jobs 2       # every submitted/*/ps1, in parallel
     course-admin feedback ps1                 # feedback/*/ps1/*.html
     course-admin export --to grades.csv       # all grades as CSV
+    course-admin collect ps1 --from download.zip            # an LMS download -> submitted/
+    course-admin export ps1 --lms canvas --template gradebook.csv --to import.csv
     course-admin heldout IMAGES LABELS        # digits no student has, to score trained networks
 
 ``autograde`` runs every submission's code in a sandbox (bubblewrap: no network, no
@@ -542,6 +544,76 @@ def export(root=None, to: str = "grades.csv") -> Path:
     return target
 
 
+def _roster(root: Path, path: str | None):
+    from course.hub.roster import Roster
+
+    return Roster.read(Path(path) if path else root / "roster.csv")
+
+
+def _collect(args) -> int:
+    """``course-admin collect``: print the summary table; 2 when nothing could be read."""
+    from course.hub.roster import RosterError
+    from course.lms import archive
+    from course.lms.collect import collect
+
+    root = _find_root(args.root)
+    try:
+        done = collect(root, args.assignment, args.download, lms=args.lms,
+                       roster=_roster(root, args.roster), worksheet=args.worksheet,
+                       force=args.force, timezone_name=args.timezone)
+    except (archive.ArchiveError, RosterError, ValueError) as error:
+        print(f"collect refused: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.assignment} from {done.lms}:")
+    print(done.table())
+    counts = ", ".join(f"{done.count(s)} {s}" for s in
+                       ("collected", "unchanged", "exists", "empty", "invalid", "missing",
+                        "unmatched", "ambiguous") if done.count(s))
+    print(counts)
+    return 0
+
+
+def _export_lms(args) -> int:
+    from course.hub.roster import RosterError
+    from course.lms import export as lms_export
+    from course.lms.grades import grade_rows
+
+    root = _find_root(args.root)
+    if not args.assignment or not args.lms:
+        print("export: give both the assignment and --lms (or neither, for all grades)",
+              file=sys.stderr)
+        return 2
+    try:
+        rows = grade_rows(root, args.assignment, _roster(root, args.roster))
+        template = Path(args.template).read_bytes() if args.template else None
+        if args.lms == "canvas":
+            if template is None:
+                raise ValueError("--template: Canvas needs its own gradebook export "
+                                 "(Grades > Export > CSV)")
+            result = lms_export.canvas(template, args.assignment, rows, column=args.column)
+        elif args.lms == "moodle":
+            result = lms_export.moodle(template, args.assignment, rows)
+        elif args.lms == "brightspace":
+            result = lms_export.brightspace(args.assignment, rows)
+        else:
+            result = None
+            data = lms_export.plain_csv(args.assignment, rows)
+    except (RosterError, ValueError, OSError) as error:
+        print(f"export refused: {error}", file=sys.stderr)
+        return 2
+    target = Path(args.to)
+    if not target.is_absolute():
+        target = root / target
+    target.write_bytes(result.data if result is not None else data)
+    print(f"{args.assignment} grades for {args.lms} written to {target}")
+    if result is not None:
+        if result.missing:
+            print(f"no row in the LMS's file for: {', '.join(result.missing)}")
+        if result.unmatched_rows:
+            print(f"LMS rows with no grade here: {', '.join(result.unmatched_rows)}")
+    return 0
+
+
 def _bytes(text: str) -> int:
     """'4G', '512M', '1000000' -> bytes (binary units)."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -592,8 +664,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("assignment")
     p = commands.add_parser("feedback", help="generate HTML feedback")
     p.add_argument("assignment")
-    p = commands.add_parser("export", help="export all grades to CSV")
+    p = commands.add_parser("collect", help="take an LMS's download of submissions into submitted/")
+    p.add_argument("assignment")
+    p.add_argument("--from", dest="download", required=True, metavar="ZIP",
+                   help="the LMS's download of the assignment's submissions")
+    p.add_argument("--lms", choices=("canvas", "moodle", "brightspace"),
+                   help="which LMS made it (default: detected from its file names)")
+    p.add_argument("--roster", default=None, help="the class list (default: ROOT/roster.csv)")
+    p.add_argument("--worksheet", default=None,
+                   help="Moodle: the grading worksheet downloaded with the submissions "
+                        "(default: the one inside the download, if any)")
+    p.add_argument("--timezone", default="UTC",
+                   help="the LMS's time zone, for the times in its file names (default UTC)")
+    p.add_argument("--force", action="store_true",
+                   help="replace submissions already collected that differ")
+    p = commands.add_parser("export", help="export grades: all as CSV, or one assignment for an LMS")
+    p.add_argument("assignment", nargs="?", help="one assignment (needed with --lms)")
     p.add_argument("--to", default="grades.csv")
+    p.add_argument("--lms", choices=("canvas", "moodle", "brightspace", "csv"),
+                   help="write the LMS's own import format (csv: a plain, correctly quoted CSV)")
+    p.add_argument("--template", default=None,
+                   help="Canvas: its gradebook export; Moodle: its grading worksheet")
+    p.add_argument("--roster", default=None, help="the class list (default: ROOT/roster.csv)")
+    p.add_argument("--column", default=None,
+                   help="Canvas: the assignment's column header, when it is not 'ASSIGNMENT (id)'")
     argv = list(sys.argv[1:] if argv is None else argv)
     nbgrader_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
@@ -627,6 +721,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _worker(_find_root(args.root), args.assignment, nbgrader_args)
     elif args.command == "feedback":
         print(f"feedback written to {feedback(args.assignment, args.root)}")
+    elif args.command == "collect":
+        return _collect(args)
+    elif args.command == "export" and (args.lms or args.assignment):
+        return _export_lms(args)
     elif args.command == "export":
         print(f"grades written to {export(args.root, args.to)}")
     return 0

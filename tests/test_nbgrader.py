@@ -74,7 +74,7 @@ def test_config_settings_are_those_the_course_relies_on():
         "--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
     assert config.OverwriteCells.add_missing_cells is True
     assert [p.rsplit(".", 1)[1] for p in config.GenerateFeedback.preprocessors] == [
-        "GetGrades", "ClearHiddenTests", "CSSHTMLHeaderPreprocessor"]
+        "GetGrades", "ShowLateness", "ClearHiddenTests", "CSSHTMLHeaderPreprocessor"]
     # what the instructor is shown is made inert (tests/test_instructor_views.py proves it)
     assert config.GenerateFeedback.post_convert_hook == "course.grading.inert.seal_feedback"
     assert config.HTMLExporter.sanitize_html is True and config.HTMLExporter.embed_images is False
@@ -86,6 +86,7 @@ def test_config_settings_are_those_the_course_relies_on():
     steps = [p.rsplit(".", 1)[1] for p in config.Autograde.autograde_preprocessors]
     assert steps[:2] == ["ExecuteInSandbox", "JudgeTestCells"]
     assert steps.index("JudgeTestCells") < steps.index("SaveAutoGrades")
+    assert steps.index("ApplyDueDates") == steps.index("SaveAutoGrades") - 1  # the late-work policy
     assert "Execute" not in steps
     assert config.Sandboxing.sandbox is True
     assert config.Sandboxing.memory == 4 * 1024 ** 3 and config.Sandboxing.budget == 300

@@ -8,7 +8,11 @@
 - ``name``: the full name, shown in the formgrader ("First Last": the last word is the
   last name);
 - ``email``: optional;
-- ``role``: ``instructor`` or ``student``.
+- ``role``: ``instructor`` or ``student``;
+- optional columns after those: ``lms_id`` (the person's user id in the LMS: Canvas's
+  ``ID``, Brightspace's user id) and ``sis_id`` (the institution's id: Canvas's ``SIS
+  User ID``, Brightspace's ``OrgDefinedId``), which the LMS round trip matches on
+  (:mod:`course.lms`).
 
 The same file creates the accounts (:mod:`course.hub.accounts`), fills the gradebook's
 students and tells the exchange who may release and collect (:mod:`course.hub.service`).
@@ -25,6 +29,7 @@ from pathlib import Path
 __all__ = ["COLUMNS", "Member", "Roster", "RosterError", "USERNAME"]
 
 COLUMNS = ("username", "name", "email", "role")
+OPTIONAL = ("lms_id", "sis_id")
 ROLES = ("instructor", "student")
 USERNAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+")
@@ -41,6 +46,8 @@ class Member:
     name: str
     email: str
     role: str
+    lms_id: str = ""
+    sis_id: str = ""
 
     @property
     def first_name(self) -> str:
@@ -68,19 +75,24 @@ class Roster:
     @classmethod
     def parse(cls, text: str, where: str = "roster") -> "Roster":
         rows = list(csv.reader(io.StringIO(text)))
-        if not rows or tuple(c.strip().lower() for c in rows[0]) != COLUMNS:
+        header = tuple(c.strip().lower() for c in rows[0]) if rows else ()
+        extra = header[len(COLUMNS):]
+        if header[:len(COLUMNS)] != COLUMNS or any(c not in OPTIONAL for c in extra) \
+                or len(set(extra)) != len(extra):
             raise RosterError(f"{where}: line 1 must be the header {','.join(COLUMNS)!r}, "
-                              f"found {','.join(rows[0]) if rows else 'an empty file'!r}")
+                              f"optionally followed by {' and/or '.join(OPTIONAL)}; found "
+                              f"{','.join(rows[0]) if rows else 'an empty file'!r}")
         if len(rows) > _MAX_ROWS:
             raise RosterError(f"{where}: {len(rows) - 1} rows; at most {_MAX_ROWS} are read")
         members, seen = [], {}
         for line, row in enumerate(rows[1:], start=2):
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(COLUMNS):
+            if len(row) != len(header):
                 raise RosterError(f"{where}: line {line} has {len(row)} columns, expected "
-                                  f"{len(COLUMNS)} ({','.join(COLUMNS)})")
-            username, name, email, role = (cell.strip() for cell in row)
+                                  f"{len(header)} ({','.join(header)})")
+            username, name, email, role = (cell.strip() for cell in row[:len(COLUMNS)])
+            ids = {column: row[k].strip() for k, column in enumerate(header) if column in OPTIONAL}
             if not USERNAME.fullmatch(username):
                 raise RosterError(
                     f"{where}: line {line}, username {username!r}: expected 1-32 lowercase "
@@ -98,7 +110,7 @@ class Roster:
                 raise RosterError(f"{where}: line {line}, role {role!r}: expected 'instructor' "
                                   "or 'student'")
             seen[username] = line
-            members.append(Member(username, name, email, role.lower()))
+            members.append(Member(username, name, email, role.lower(), **ids))
         if not any(m.role == "instructor" for m in members):
             raise RosterError(f"{where}: no instructor; at least one row needs the role "
                               "'instructor'")
