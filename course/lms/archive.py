@@ -121,10 +121,11 @@ def _entries(data: bytes, caps: Caps, where: str) -> list[Entry]:
         infos = archive.infolist()
         if len(infos) > caps.entries:
             raise ArchiveError(f"{where}: {len(infos)} entries; at most {caps.entries}")
-        declared = 0
+        declared, checked = 0, []
         for info in infos:
             name = _check_name(info)
             _check_kind(info, name)
+            checked.append((info, name))
             declared += info.file_size
             if info.file_size > caps.entry_bytes:
                 raise ArchiveError(f"entry {name!r}: {info.file_size} bytes; at most "
@@ -132,8 +133,7 @@ def _entries(data: bytes, caps: Caps, where: str) -> list[Entry]:
         if declared > caps.total_bytes:
             raise ArchiveError(f"{where}: {declared} bytes in all; at most {caps.total_bytes}")
         entries, total = [], 0
-        for info in infos:
-            name = _check_name(info)
+        for info, name in checked:
             if info.is_dir():
                 continue
             content = _read_capped(archive, info, name, caps, caps.total_bytes - total)
