@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_array
+from .ops._checks import as_array
 
 __all__ = ["Canvas", "box_iou", "crop_and_resize", "digit_canvas", "label_windows", "nms",
            "propose_regions", "sliding_windows"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import course.ops as ops
-from course.reference import reference
+from course.ops.pytorch import reference
 
 from strategies import TOL, arrays, max_err
 
@@ -56,9 +56,9 @@ def test_conv2d_matches_torch(case):
 def test_conv2d_in_blocks_of_rows_and_images_matches_torch(monkeypatch, block_bytes):
     """conv2d builds its column matrix block by block (a band of output rows of one image,
     or several whole images); with tiny blocks every image is split into bands."""
-    import course.conv
+    import course.ops.conv
 
-    monkeypatch.setattr(course.conv, "_COLUMNS_BYTES", block_bytes)
+    monkeypatch.setattr(course.ops.conv, "_COLUMNS_BYTES", block_bytes)
     rng = np.random.default_rng(7)
     x, w, b = rng.standard_normal((5, 4, 11, 9)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
     kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)

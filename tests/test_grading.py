@@ -375,7 +375,7 @@ def test_allowed_library_code_is_not_refused():
 
 
 def test_expected_values_match_the_course_library_and_the_lecture():
-    """The checks' own formulas agree with course.ops / course.arithmetic."""
+    """The checks' own formulas agree with course.ops and its arithmetic module."""
     import course.ops as ops
 
     task = TASKS["output_size"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import course.ops as ops
-from course.reference import reference
+from course.ops.pytorch import reference
 
 from strategies import arrays
 

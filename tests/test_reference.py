@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import course.ops as ops
-from course.reference import OPERATIONS, device, reference
+from course.ops.pytorch import OPERATIONS, device, reference
 
 
 def test_device_is_cuda_exactly_when_available_and_tf32_is_off():

@@ -31,9 +31,8 @@ _SCIPY = {
                       "uniform_filter1d", "maximum_filter", "maximum_filter1d", "generic_filter",
                       "minimum_filter"),
 }
-_COURSE_MODULES = ("course.ops", "course.reference", "course.conv", "course.padding",
-                   "course.pooling", "course.transposed", "course.im2col", "course.arithmetic",
-                   "course.matrix")
+_COURSE_PACKAGE = "course.ops."
+"""Every module of the course's operations (the package and its submodules) is refused."""
 DEFAULT_FORBIDDEN = (("numpy", "convolve"), ("numpy", "correlate"))
 """Refused in every NumPy task besides the libraries' convolutions (see :func:`targets`)."""
 LAZY = ("scipy.signal", "scipy.ndimage")
@@ -69,7 +68,9 @@ def targets(extra=(), libraries: bool = True) -> list[tuple[object, str, str]]:
         for module_name, attrs in _SCIPY.items():
             for attr in attrs:
                 add(module_name, attr)
-        for module_name in _COURSE_MODULES:
+        course_modules = [name for name in sorted(sys.modules)
+                          if name == _COURSE_PACKAGE[:-1] or name.startswith(_COURSE_PACKAGE)]
+        for module_name in course_modules:
             module = sys.modules.get(module_name)
             for attr in sorted(vars(module)) if module is not None else ():
                 value = getattr(module, attr)

@@ -352,7 +352,7 @@ def _same(k, d):
 @task("test_same_padding")
 class SamePadding(LectureTask):
     result = IntResult()
-    forbidden = (("course.ops", "same_padding"), ("course.arithmetic", "same_padding"))
+    forbidden = (("course.ops", "same_padding"), ("course.ops.arithmetic", "same_padding"))
 
     def cases(self, rng, hidden):
         settings = [(3, 1), (5, 1), (3, 2)]

@@ -21,11 +21,11 @@ __all__ = ["check_conv2d_backward", "check_conv2d_matmul", "check_conv_matrix_1d
 
 
 def unfold_reference(x, kernel_size, stride, padding):
-    """``torch.nn.functional.unfold`` in float64 (course.reference has no unfold)."""
+    """``torch.nn.functional.unfold`` in float64 (course.ops.pytorch has no unfold)."""
     import torch
     import torch.nn.functional as F
 
-    from course.reference import device
+    from course.ops.pytorch import device
 
     dev = device()
     cols = F.unfold(torch.as_tensor(f64(x), device=dev), kernel_size, stride=stride,

@@ -147,7 +147,7 @@ def lenet_from(module: wire.Module, num_classes: int = 10):
 
 
 def _device():
-    from course.reference import device
+    from course.ops.pytorch import device
 
     return device()
 

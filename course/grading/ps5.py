@@ -5,7 +5,7 @@ and ``buffers``), a ``Sequential`` that chains them, an SGD-with-momentum update
 sanity checks of training (initial loss, a gradient check of the whole network,
 overfitting 50 digits) and train the network on real MNIST digits. The judged process
 has NumPy only; every expected value is computed here, in the judge's process, with
-PyTorch's autograd in float64 (:func:`course.reference.device`: CUDA with TF32 off when
+PyTorch's autograd in float64 (:func:`course.ops.pytorch.device`: CUDA with TF32 off when
 there is a GPU).
 
 ==============================  ==========================================================
@@ -101,7 +101,7 @@ def _torch():
 
 
 def _device():
-    from course.reference import device
+    from course.ops.pytorch import device
 
     return device()
 

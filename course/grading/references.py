@@ -1,7 +1,7 @@
 """What the judge compares with, and the arithmetic its messages quote.
 
 Expected values come from PyTorch in float64 (:func:`torch_reference`, through
-:mod:`course.reference`: CUDA with TF32 off when there is a GPU, else the CPU). The
+:mod:`course.ops.pytorch`: CUDA with TF32 off when there is a GPU, else the CPU). The
 values of typical mistakes come from the course's NumPy operations
 (:mod:`course.ops`), which the test suite checks against PyTorch. Both run only in
 the judge's process (and in the student's kernel for the visible checks), never in
@@ -25,8 +25,8 @@ def ops():
 
 
 def torch_reference(name: str, *args, **kwargs):
-    """(value, "PyTorch float64 on <device>") of ``course.reference.reference``."""
-    from course.reference import reference
+    """(value, "PyTorch float64 on <device>") of ``course.ops.pytorch.reference``."""
+    from course.ops.pytorch import reference
 
     result = reference(name, *args, **kwargs)
     return result.value, f"PyTorch float64 on {result.device}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_array, as_float, batched, check_kernel_fits, pair
+from ._checks import as_array, batched, check_kernel_fits, int_tuple, promote_float
 from .arithmetic import conv_output_size
 
 __all__ = ["col2im", "im2col", "reduce_windows", "scatter_windows", "window_view"]
@@ -98,10 +98,10 @@ def reduce_windows(
 
 
 def _geometry(shape, kernel_size, stride, padding, dilation):
-    kernel = pair(kernel_size, "kernel_size", minimum=1)
-    stride = pair(stride, "stride", minimum=1)
-    padding = pair(padding, "padding", minimum=0)
-    dilation = pair(dilation, "dilation", minimum=1)
+    kernel = int_tuple(kernel_size, "kernel_size", minimum=1)
+    stride = int_tuple(stride, "stride", minimum=1)
+    padding = int_tuple(padding, "padding", minimum=0)
+    dilation = int_tuple(dilation, "dilation", minimum=1)
     H, W = shape[-2:]
     check_kernel_fits((H + 2 * padding[0], W + 2 * padding[1]), kernel, dilation)
     out = tuple(
@@ -178,7 +178,7 @@ def col2im(
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    cols = as_float(as_array(cols, "cols", (2, 3)))
+    cols = promote_float(as_array(cols, "cols", (2, 3)))
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) not in (3, 4):
         raise ValueError(f"`input_shape` must be (N, C, H, W) or (C, H, W), got {input_shape!r}")
     unbatched = len(input_shape) == 3

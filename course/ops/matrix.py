@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from ._checks import as_array, as_float, check_kernel_fits, pair
+from ._checks import as_array, check_kernel_fits, int_tuple, promote_float
 from .conv import PADDING_MODES, resolve_padding
 from .im2col import window_view
 from .padding import pad
@@ -36,7 +36,7 @@ def conv_matrix(
         (C, H, W) for a 2-D convolution, (C, L) for a 1-D one (one sample, no batch axis).
     weight : ndarray, shape (F, C, KH, KW) or (F, C, K)
     stride, padding, dilation, padding_mode
-        As in :func:`course.conv.conv2d` (``groups=1``). With reflect, replicate or
+        As in :func:`course.ops.conv.conv2d` (``groups=1``). With reflect, replicate or
         circular padding a weight may reach the same input twice; the entries add.
     sparse : bool
         Return a ``scipy.sparse.csr_array`` instead of a dense array.
@@ -64,7 +64,7 @@ def conv_matrix(
     ):
         raise ValueError(f"`input_shape` must be (C, H, W) or (C, L) of positive ints, got {input_shape!r}")
     spatial = len(input_shape) - 1
-    weight = as_float(as_array(weight, "weight", (spatial + 2,)))
+    weight = promote_float(as_array(weight, "weight", (spatial + 2,)))
     if weight.shape[1] != input_shape[0]:
         raise ValueError(
             f"`weight` has {weight.shape[1]} input channels but `input_shape` has {input_shape[0]} "
@@ -72,8 +72,8 @@ def conv_matrix(
         )
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"`padding_mode` must be one of {sorted(PADDING_MODES)}, got {padding_mode!r}")
-    stride = pair(stride, "stride", minimum=1, length=spatial)
-    dilation = pair(dilation, "dilation", minimum=1, length=spatial)
+    stride = int_tuple(stride, "stride", minimum=1, length=spatial)
+    dilation = int_tuple(dilation, "dilation", minimum=1, length=spatial)
     pads = resolve_padding(padding, weight.shape[2:], dilation, stride, spatial)
     check_kernel_fits(
         tuple(n + b + a for n, (b, a) in zip(input_shape[1:], pads)), weight.shape[2:], dilation

@@ -14,11 +14,11 @@ import numpy as np
 
 __all__ = [
     "as_array",
-    "as_float",
+    "promote_float",
     "batched",
     "check_channels",
     "check_kernel_fits",
-    "pair",
+    "int_tuple",
     "pool_pair",
 ]
 
@@ -41,7 +41,7 @@ def as_array(value: Any, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def as_float(arr: np.ndarray) -> np.ndarray:
+def promote_float(arr: np.ndarray) -> np.ndarray:
     """Promote integer and boolean arrays to float64 so sums cannot overflow.
 
     A uint8 image multiplied by a kernel wraps around at 256 if left as uint8;
@@ -52,7 +52,7 @@ def as_float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def pair(value: Any, name: str, *, minimum: int, length: int = 2) -> tuple[int, ...]:
+def int_tuple(value: Any, name: str, *, minimum: int, length: int = 2) -> tuple[int, ...]:
     """Expand an int or a sequence of ints to a tuple of ``length`` ints >= ``minimum``."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an int or a tuple of {length} ints, got {value!r}")
@@ -73,7 +73,7 @@ def pool_pair(stride: Any, kernel: tuple[int, ...], name: str = "stride") -> tup
     """Pooling's default stride is the kernel size (PyTorch: ``stride=None``)."""
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return kernel
-    return pair(stride, name, minimum=1, length=len(kernel))
+    return int_tuple(stride, name, minimum=1, length=len(kernel))
 
 
 def batched(x: np.ndarray, name: str, spatial: int) -> tuple[np.ndarray, bool]:

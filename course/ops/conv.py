@@ -15,7 +15,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_array, as_float, batched, check_channels, check_kernel_fits, pair
+from ._checks import (
+    as_array,
+    batched,
+    check_channels,
+    check_kernel_fits,
+    int_tuple,
+    promote_float,
+)
 from .arithmetic import same_padding
 from .im2col import scatter_windows, window_view
 from .padding import pad
@@ -32,7 +39,7 @@ __all__ = [
     "correlate2d",
 ]
 
-#: ``padding_mode`` of ``nn.Conv2d`` and the :func:`course.padding.pad` mode it uses.
+#: ``padding_mode`` of ``nn.Conv2d`` and the :func:`course.ops.padding.pad` mode it uses.
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
@@ -63,7 +70,7 @@ def resolve_padding(padding, kernel, dilation, stride, spatial: int = 2) -> tupl
                 )
             return tuple(same_padding(k, d) for k, d in zip(kernel, dilation))
         raise ValueError(f"`padding` must be an int, a tuple, 'valid' or 'same', got {padding!r}")
-    values = pair(padding, "padding", minimum=0, length=spatial)
+    values = int_tuple(padding, "padding", minimum=0, length=spatial)
     return tuple((p, p) for p in values)
 
 
@@ -83,8 +90,8 @@ def _setup(x, weight, bias, stride, padding, dilation, groups, padding_mode, spa
             )
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"`padding_mode` must be one of {sorted(PADDING_MODES)}, got {padding_mode!r}")
-    stride = pair(stride, "stride", minimum=1, length=spatial)
-    dilation = pair(dilation, "dilation", minimum=1, length=spatial)
+    stride = int_tuple(stride, "stride", minimum=1, length=spatial)
+    dilation = int_tuple(dilation, "dilation", minimum=1, length=spatial)
     kernel = weight.shape[2:]
     pads = resolve_padding(padding, kernel, dilation, stride, spatial)
     sizes = x.shape[2:]
@@ -92,13 +99,13 @@ def _setup(x, weight, bias, stride, padding, dilation, groups, padding_mode, spa
     if spatial == 1:  # conv1d runs as conv2d on an image of height 1
         x, weight, stride, dilation, pads = x[:, :, None], weight[:, :, None], (1, *stride), (1, *dilation), ((0, 0), *pads)
     flat = tuple(w for axis in reversed(pads) for w in axis)  # torch order: last axis first
-    xp = pad(as_float(x), flat, mode=PADDING_MODES[padding_mode]) if any(flat) else as_float(x)
+    xp = pad(promote_float(x), flat, mode=PADDING_MODES[padding_mode]) if any(flat) else promote_float(x)
     H, W = xp.shape[2:]
     out_size = tuple(
         (n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip((H, W), weight.shape[2:], stride, dilation)
     )
-    bias = None if bias is None else as_float(bias)
-    return ConvSetup(xp, as_float(weight), bias, stride, dilation, pads, int(groups), out_size, unbatched)
+    bias = None if bias is None else promote_float(bias)
+    return ConvSetup(xp, promote_float(weight), bias, stride, dilation, pads, int(groups), out_size, unbatched)
 
 
 def _result_dtype(*arrays) -> np.dtype:
@@ -317,8 +324,8 @@ _MODES_2D = ("valid", "same", "full")
 
 
 def _single_image_padding(image, kernel, mode):
-    image = as_float(as_array(image, "image", (2,)))
-    kernel = as_float(as_array(kernel, "kernel", (2,)))
+    image = promote_float(as_array(image, "image", (2,)))
+    kernel = promote_float(as_array(kernel, "kernel", (2,)))
     if mode not in _MODES_2D:
         raise ValueError(f"`mode` must be one of {_MODES_2D}, got {mode!r}")
     if mode == "valid":
@@ -396,7 +403,7 @@ def _backward_setup(grad_out, x, weight, stride, padding, dilation, groups):
         raise ValueError(
             f"`grad_out` must have the shape of the convolution's output {shown}, got {grad_out.shape}"
         )
-    return s, as_float(g)
+    return s, promote_float(g)
 
 
 def _backward_finish(s: ConvSetup, grad_xp, grad_w, grad_b) -> ConvGrads:

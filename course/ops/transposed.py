@@ -2,7 +2,7 @@
 
 Each input pixel stamps a copy of the kernel, scaled by its value, onto the
 output, the stamps ``stride`` cells apart; overlapping stamps add up. This is the
-matrix of :func:`course.conv.conv2d` transposed (hence the name): the same map
+matrix of :func:`course.ops.conv.conv2d` transposed (hence the name): the same map
 that carries a convolution's gradient back to its input, used to upsample in
 decoders and segmentation networks.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array, as_float, batched, pair
+from ._checks import as_array, batched, int_tuple, promote_float
 from .arithmetic import conv_output_size
 from .im2col import scatter_windows
 
@@ -34,21 +34,21 @@ def _setup(x, weight, bias, stride, padding, output_padding, groups, dilation):
         )
     F = weight.shape[1] * groups
     if bias is not None:
-        bias = as_float(as_array(bias, "bias", (1,)))
+        bias = promote_float(as_array(bias, "bias", (1,)))
         if bias.shape[0] != F:
             raise ValueError(f"`bias` must have one value per output channel, shape ({F},), got {bias.shape}")
     if isinstance(padding, str):
         raise ValueError(f"`padding` of a transposed convolution must be an int or a pair, got {padding!r}")
-    stride = pair(stride, "stride", minimum=1)
-    padding = pair(padding, "padding", minimum=0)
-    output_padding = pair(output_padding, "output_padding", minimum=0)
-    dilation = pair(dilation, "dilation", minimum=1)
+    stride = int_tuple(stride, "stride", minimum=1)
+    padding = int_tuple(padding, "padding", minimum=0)
+    output_padding = int_tuple(output_padding, "output_padding", minimum=0)
+    dilation = int_tuple(dilation, "dilation", minimum=1)
     kernel = weight.shape[2:]
     out_size = tuple(
         conv_output_size(n, k, s, p, d, transposed=True, output_padding=op)
         for n, k, s, p, d, op in zip(x.shape[2:], kernel, stride, padding, dilation, output_padding)
     )
-    return as_float(x), as_float(weight), bias, stride, padding, dilation, int(groups), out_size, unbatched
+    return promote_float(x), promote_float(weight), bias, stride, padding, dilation, int(groups), out_size, unbatched
 
 
 def _crop(full, padding, out_size, bias, unbatched):

@@ -14,7 +14,14 @@ formula. The modules behind them hold one concept each:
 :mod:`.arithmetic`  ``conv_output_size``, ``receptive_field``, ``num_parameters``
 ==================  ==========================================================
 """
-from .arithmetic import Layer, LayerField, conv_output_size, num_parameters, receptive_field, same_padding
+from .arithmetic import (
+    Layer,
+    LayerField,
+    conv_output_size,
+    num_parameters,
+    receptive_field,
+    same_padding,
+)
 from .conv import (
     ConvGrads,
     conv1d,

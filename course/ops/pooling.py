@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_array, as_float, batched, pair, pool_pair
+from ._checks import as_array, batched, int_tuple, pool_pair, promote_float
 from .arithmetic import conv_output_size
 from .im2col import reduce_windows, scatter_windows, window_view
 
@@ -43,10 +43,10 @@ class PoolSetup(NamedTuple):
 def _setup(x, kernel_size, stride, padding, dilation, ceil_mode) -> PoolSetup:
     x = as_array(x, "x", (3, 4))
     x, unbatched = batched(x, "x", 2)
-    kernel = pair(kernel_size, "kernel_size", minimum=1)
+    kernel = int_tuple(kernel_size, "kernel_size", minimum=1)
     stride = pool_pair(stride, kernel)
-    padding = pair(padding, "padding", minimum=0)
-    dilation = pair(dilation, "dilation", minimum=1)
+    padding = int_tuple(padding, "padding", minimum=0)
+    dilation = int_tuple(dilation, "dilation", minimum=1)
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"`ceil_mode` must be True or False, got {ceil_mode!r}")
     for p, k in zip(padding, kernel):
@@ -60,7 +60,7 @@ def _setup(x, kernel_size, stride, padding, dilation, ceil_mode) -> PoolSetup:
         for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)
     )
     extent = tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_size, stride, dilation, kernel))
-    return PoolSetup(as_float(x), kernel, stride, padding, dilation, out_size, extent, unbatched)
+    return PoolSetup(promote_float(x), kernel, stride, padding, dilation, out_size, extent, unbatched)
 
 
 def _padded(s: PoolSetup, fill: float) -> np.ndarray:
@@ -277,7 +277,7 @@ def _check_grad_out(grad_out, s: PoolSetup) -> np.ndarray:
     if g.shape != expected:
         shown = expected[1:] if s.unbatched else expected
         raise ValueError(f"`grad_out` must have the shape of the pooling's output {shown}, got {grad_out.shape}")
-    return as_float(g)
+    return promote_float(g)
 
 
 def max_pool2d_backward(
