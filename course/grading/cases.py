@@ -123,14 +123,24 @@ class Case:
 class Mistake:
     """A typical wrong answer: what the student did, and its value (or only its shape).
 
-    A mistake is named ("Likely mistake: ...") only when the student's answer equals
-    ``value``. A mistake known only by ``shape`` is shown as a statement about the
+    A mistake is named ("Likely mistake: ...") only when its ``value`` equals every
+    wrong answer the student gave on the cases the task ran (see
+    :meth:`.engine.CaseTask.diagnose`). The same
+    mistake is recognised from case to case by its ``rule``: the ``key`` when the
+    message depends on the case ("your output matches stride (3, 3)"), else the
+    message. A mistake known only by ``shape`` is shown as a statement about the
     shape ("(4, 4) is the shape of ..."), which is true whenever the shapes agree.
     """
 
     message: str
     value: object = None
     shape: tuple | None = None
+    key: str | None = None
+
+    @property
+    def rule(self) -> str:
+        """What identifies this mistake on every case: ``key``, else ``message``."""
+        return self.key or self.message
 
 
 # --------------------------------------------------------------------------------------

@@ -25,12 +25,16 @@ the expected value of each from a PyTorch reference, typical mistakes, and a
 
 Tasks register with the :func:`task` decorator under their problem set (the module
 they are defined in) and their test cell's grade id; :func:`tasks` lists a problem
-set's. A diagnosis ("Likely mistake: ...") is given only when the student's answer
-equals that mistake's answer in value; otherwise the message shows the case, the
-expected and the received value, and says that no known mistake matches.
+set's. A diagnosis ("Likely mistake: ...") is given only when one typical mistake
+explains the student's wrong answers on every case the task ran, not only on the first
+failing one (:meth:`CaseTask.judge`): a small or degenerate case, where several wrong
+rules give the same numbers, cannot name a mistake on its own. Otherwise the message
+shows the case, the expected and the received value, and says that no known mistake
+matches (or that several do).
 """
 from __future__ import annotations
 
+import contextvars
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +49,8 @@ __all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResu
            "LocalTarget", "Outcome", "Result", "Task", "Verdict", "task", "tasks"]
 
 NO_MATCH = "No typical mistake matches your output; compare it with the expected values above."
+SEVERAL = ("More than one typical mistake gives your answers on every case, so none is named; "
+           "compare your output with the expected values above.")
 
 
 def helper_missing(task: str, helper: str) -> str:
@@ -283,17 +289,40 @@ class CaseTask(Task):
         expected answer for the altered inputs, the diagnosis names the mistake."""
         return []
 
+    calls: str | None = None
+    """A function of the student's that theirs must call exactly once per call (counted)."""
+
     def call(self, target, case: Case, count: str | None = None) -> Outcome:
         args, kwargs = case.call_args()
-        return target.call(self, self.function, args, kwargs, count=count)
+        outcome = target.call(self, self.function, args, kwargs, count=count or self.calls)
+        if self.calls and outcome.ok and outcome.counted != 1:
+            did = "did not call" if outcome.counted == 0 else \
+                f"called `{self.calls}` {outcome.counted} times; it should call"
+            return Outcome("failed", error=f"`{self.function}` {did} your `{self.calls}` "
+                                           "exactly once (see the task's text).")
+        return outcome
 
     def judge(self, target, rng: Rng, hidden: bool) -> Verdict:
+        """Run the cases smallest first; the first failing one gives the message.
+
+        A typical mistake that equals the student's answer on that case is only a
+        suspect: it is named when it also reproduces the student's answer on every
+        other case (see :meth:`diagnose`).
+        """
         cases = sorted(self.cases(rng, hidden), key=lambda c: c.size)
         where = ""
         for number, case in enumerate(cases, start=1):
             expected, where = self.expected(case)
-            problem = self.result.judge(self, target, case, expected, where)
+            pending: list[Suspects] = []
+            token = _SUSPECTS.set(pending)
+            try:
+                problem = self.result.judge(self, target, case, expected, where)
+            finally:
+                _SUSPECTS.reset(token)
             if problem is not None:
+                for found in pending:
+                    problem = problem.replace(_PENDING, self.diagnose(target, cases, case, found),
+                                              1)
                 which = "all cases" if hidden else "visible cases"
                 return Verdict(False, f"{self.name}: case {number} of {len(cases)} ({which}, "
                                       f"smallest first) failed -- {case.label}.\n{problem}",
@@ -304,13 +333,104 @@ class CaseTask(Task):
                        len(cases))
 
 
+    def diagnose(self, target, cases: list[Case], failing: Case, found: "Suspects") -> str:
+        """The diagnosis line for the suspects of the failing case.
+
+        Every other case is called again. A suspect must explain every wrong answer:
+        where the student's answer is wrong, it survives only if its value there (the
+        same rule, see :attr:`.cases.Mistake.rule`) equals that answer; a right answer
+        needs no explaining (a student may swap only some settings); where the student's
+        code raised, only a suspect that has no value there either survives. One surviving
+        rule is named; none gives ``found.fallback``; several are not told apart by
+        these cases, and none is named.
+        """
+        alive = list(found.mistakes)
+        for case in cases:
+            if case is failing or not alive:
+                continue
+            outcome = self.call(target, case)
+            got = self.result.part(outcome.value, found.part) if outcome.ok else None
+            listed: dict[str, list] = {}
+            for mistake in self.result.mistakes_of(self, case, found.part):
+                if mistake.value is not None:
+                    listed.setdefault(mistake.rule, []).append(mistake.value)
+            if got is None:
+                # no answer (it raised): only a mistake that has no value here either fits
+                alive = [m for m in alive if m.rule not in listed]
+                continue
+            right = self.result.part(self.expected(case)[0], found.part)
+            if self.result.agrees(self, got, right):
+                continue  # a right answer: no mistake was made here to explain
+            alive = [m for m in alive if any(self.result.agrees(self, got, v, exact=True)
+                                             for v in listed.get(m.rule, ()))]
+        rules = {m.rule: m for m in alive}
+        if len(rules) == 1:
+            return f"Likely mistake: {next(iter(rules.values())).message}"
+        return SEVERAL if rules else found.fallback
+
+
+# --------------------------------------------------------------------------------------
+# Diagnosis: suspects first, named after every case is heard
+@dataclass
+class Suspects:
+    """The typical mistakes a failing answer equals, before the other cases confirm one.
+
+    ``part``: which returned value (``ArraysResult``), ``fallback``: the line shown when
+    no single mistake is confirmed.
+    """
+
+    mistakes: list[Mistake]
+    part: int | None
+    fallback: str
+
+
+_SUSPECTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("suspects", default=None)
+_PENDING = "\x00likely-mistake\x00"
+
+
+def likely(candidates: list[Mistake], fallback: str, part: int | None = None) -> str:
+    """The "Likely mistake" line for the mistakes the answer equals on this case.
+
+    Inside :meth:`CaseTask.judge` the line is decided once every case has been heard
+    (a placeholder until then); elsewhere the first candidate is named at once.
+    """
+    pending = _SUSPECTS.get()
+    if pending is None:
+        return f"Likely mistake: {candidates[0].message}"
+    pending.append(Suspects(list(candidates), part, fallback))
+    return _PENDING
+
+
+def suspects(got, mistakes: list[Mistake], expected, equal=None) -> list[Mistake]:
+    """The mistakes whose value equals ``got`` (and differs from the answer)."""
+    equal = equal or (lambda a, b: same(a, b))
+    return [m for m in mistakes if m.value is not None and equal(got, m.value)
+            and not equal(m.value, expected)]
+
+
 # --------------------------------------------------------------------------------------
 # Result strategies
 class Result:
-    """How to judge what one call returned."""
+    """How to judge what one call returned.
+
+    Besides :meth:`judge`, a strategy tells the diagnosis how to read an answer:
+    :meth:`part` (the value a mistake is compared with), :meth:`agrees` and
+    :meth:`mistakes_of`.
+    """
 
     def judge(self, task: CaseTask, target, case: Case, expected, where: str) -> str | None:
         raise NotImplementedError
+
+    def part(self, value, part: int | None):
+        return value
+
+    def agrees(self, task: CaseTask, got, value, exact: bool = False) -> bool:
+        if exact:
+            return same(got, value)
+        return same(got, value, task.rtol, task.atol)
+
+    def mistakes_of(self, task: CaseTask, case: Case, part: int | None) -> list[Mistake]:
+        return task.mistakes(case)
 
 
 def _error_with_variants(task, target, case, outcome, expected, matches) -> str:
@@ -337,7 +457,7 @@ class ArrayResult(Result):
 
 
 def judge_array(task, case: Case, got, expected, where: str, mistakes: list[Mistake],
-                formula: str) -> str | None:
+                formula: str, part: int | None = None) -> str | None:
     """The verdict on one returned array: type, shape, finite values, values."""
     shown = (f"{case.describe()}\n  expected ({where}):\n    {fmt(expected)}\n"
              f"  got:\n    {fmt(got)}")
@@ -354,16 +474,15 @@ def judge_array(task, case: Case, got, expected, where: str, mistakes: list[Mist
         lines = [f"Wrong shape: expected {expected.shape}, got {got.shape}."]
         if formula:
             lines.append(f"Output size: {formula}")
-        named = _named(got, mistakes, expected)
+        hint = next((f"Shape hint (your shape is that of a typical mistake; its values were "
+                     f"not compared): {m.message}" for m in mistakes
+                     if m.value is None and m.shape is not None
+                     and tuple(m.shape) == got.shape != expected.shape), "")
+        named = suspects(got, mistakes, expected)
         if named:
-            lines.append(f"Likely mistake: {named}")
-        else:
-            for mistake in mistakes:
-                if mistake.value is None and mistake.shape is not None \
-                        and tuple(mistake.shape) == got.shape != expected.shape:
-                    lines.append(f"Shape hint (your shape is that of a typical mistake; "
-                                 f"its values were not compared): {mistake.message}")
-                    break
+            lines.append(likely(named, hint, part))
+        elif hint:
+            lines.append(hint)
         lines.append(shown)
         return "\n".join(lines)
     if got.dtype.kind == "f" and not np.isfinite(got).all():
@@ -379,19 +498,12 @@ def judge_array(task, case: Case, got, expected, where: str, mistakes: list[Mist
     lines = [f"Wrong values: at index {unravel(index, got.shape)} expected {e:.6g}, got {g:.6g} "
              f"(largest error {worst:.3g}; tolerance |got - expected| <= {task.atol:g} + "
              f"{task.rtol:g} * |expected|)."]
-    diagnosis = _named(got, mistakes, expected) or _dtype_diagnosis(case, got, expected)
-    lines.append(f"Likely mistake: {diagnosis}" if diagnosis else NO_MATCH)
+    dtype = _dtype_diagnosis(case, got, expected)
+    fallback = f"Likely mistake: {dtype}" if dtype else NO_MATCH
+    named = suspects(got, mistakes, expected)
+    lines.append(likely(named, fallback, part) if named else fallback)
     lines.append(shown)
     return "\n".join(lines)
-
-
-def _named(got, mistakes: list[Mistake], expected) -> str | None:
-    """The message of the first mistake whose value equals ``got`` (and not the answer)."""
-    for mistake in mistakes:
-        if isinstance(mistake.value, np.ndarray) and same(got, mistake.value) \
-                and not same(mistake.value, expected):
-            return mistake.message
-    return None
 
 
 def _dtype_diagnosis(case: Case, got: np.ndarray, expected: np.ndarray) -> str | None:
@@ -461,11 +573,19 @@ class ArraysResult(Result):
         for index, part in enumerate(self.parts):
             problem = judge_array(task, case, got[index], expected[index], where,
                                   task.part_mistakes(case, index),
-                                  task.part_shape_formula(case, index))
+                                  task.part_shape_formula(case, index), part=index)
             if problem is not None:
                 return (f"In `{part}` (returned value {index + 1} of {len(self.parts)}: "
                         f"{names}): {problem}")
         return inputs_changed(case, outcome.args_after)
+
+    def part(self, value, part):
+        if part is None or not isinstance(value, (tuple, list)) or len(value) != len(self.parts):
+            return None
+        return value[part]
+
+    def mistakes_of(self, task, case, part):
+        return task.part_mistakes(case, part)
 
 
 def as_int(value):
@@ -506,18 +626,22 @@ class IntResult(Result):
         if got == expected:
             return None
         lines = [f"Wrong value: expected {expected}, got {got}."]
-        for mistake in task.mistakes(case):
-            if mistake.value == got and mistake.value != expected:
-                lines.append(f"Likely mistake: {mistake.message}")
-                break
-        else:
-            lines.append("No typical mistake gives this value; work the formula through "
-                         "for this case by hand.")
+        fallback = ("No typical mistake gives this value; work the formula through for this "
+                    "case by hand.")
+        named = suspects(got, task.mistakes(case), expected, equal=lambda a, b: a == b)
+        lines.append(likely(named, fallback) if named else fallback)
         formula = task.shape_formula(case)
         if formula:
             lines.append(f"Formula: {formula}")
         lines.append(case.describe())
         return "\n".join(lines)
+
+
+    def part(self, value, part):
+        return as_int(value)
+
+    def agrees(self, task, got, value, exact=False):
+        return got is not None and got == value
 
 
 class EstimateResult(Result):

@@ -208,7 +208,8 @@ class Pad2d(CaseTask):
             if other != mode:
                 value = attempt(ops().pad, image[None, None], (pw, pw, ph, ph), mode=_TORCH_MODE[other])
                 found.append(Mistake(f"you used {names[other]} instead of {names[mode]}.",
-                                     value[0, 0] if value is not None else None))
+                                     value[0, 0] if value is not None else None,
+                                     key=f"padding mode -> {other}"))
         found += [
             Mistake("you mirrored the edge row too (NumPy's 'symmetric'); 'reflect' mirrors "
                     "around the edge without repeating it: [a b c] -> b | a b c | b.",
@@ -331,7 +332,8 @@ class Strided(CaseTask):
             if min(s2) >= 1:
                 found.append(Mistake(f"the stride is off by one: your output matches stride "
                                      f"{s2} instead of {(sh, sw)}.",
-                                     attempt(conv2d_1ch, image, kernel, stride=s2)))
+                                     attempt(conv2d_1ch, image, kernel, stride=s2),
+                                     key=f"stride {delta:+d}"))
         if sh != sw:
             found.append(Mistake("the row and column strides are swapped: stride=(sh, sw) moves "
                                  "sh rows down and sw columns right.",
@@ -415,18 +417,20 @@ class General(CaseTask):
             if min(d2) >= 1:
                 found.append(Mistake(f"the dilation is off by one: your output matches dilation "
                                      f"{d2} instead of {d} (dilation 1 means neighbouring taps; "
-                                     "the taps are d cells apart).", run(d=d2)))
+                                     "the taps are d cells apart).", run(d=d2),
+                                     key=f"dilation {delta:+d}"))
         for delta in (-1, 1):
             s2 = (s[0] + delta, s[1] + delta)
             if min(s2) >= 1:
                 found.append(Mistake(f"the stride is off by one: your output matches stride {s2} "
-                                     f"instead of {s}.", run(s=s2)))
+                                     f"instead of {s}.", run(s=s2), key=f"stride {delta:+d}"))
         if p != (0, 0):
             found.append(Mistake("the padding is missing.", run(p=(0, 0))))
             for other in ("zeros", "reflect", "replicate"):
                 if other != mode:
                     found.append(Mistake(f"wrong padding mode: you used '{other}' padding "
-                                         f"instead of '{mode}'.", run(mode=other)))
+                                         f"instead of '{mode}'.", run(mode=other),
+                                         key=f"padding mode -> {other}"))
         found.append(Mistake(FLIPPED, run(k=kernel[::-1, ::-1])))
         return found
 

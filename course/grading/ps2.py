@@ -238,7 +238,8 @@ class _Pool(CaseTask):
             s2 = (s[0] + delta, s[1] + delta)
             if min(s2) >= 1:
                 found.append(Mistake(f"the stride is off by one: your output matches stride {s2}.",
-                                     attempt(own, x, k, stride=s2, padding=p)))
+                                     attempt(own, x, k, stride=s2, padding=p),
+                                     key=f"stride {delta:+d}"))
         if p != (0, 0):
             padded = o.pad(x, (p[1], p[1], p[0], p[0]))
             if self.mode == "max":
