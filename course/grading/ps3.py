@@ -135,7 +135,13 @@ class Im2col(CaseTask):
 
 @task("test_conv2d_matmul")
 class Conv2dMatmul(Conv2d):
-    """ps3's conv2d as one matrix product; the ps2 diagnoses and a few of its own."""
+    """ps3's conv2d as one matrix product; the ps2 diagnoses and a few of its own.
+
+    It must build the column matrix with the student's ``im2col``, once per call (how
+    the product is written is not seen; the text says so).
+    """
+
+    calls = "im2col"
 
     def cases(self, rng, hidden):
         image, filters = six_by_six_example()
