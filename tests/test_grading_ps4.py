@@ -503,6 +503,10 @@ def test_experiment_passes_and_each_mistake_is_diagnosed():
     torch.manual_seed(0)
     model = LeNet5()
     checks.check_experiment(_experiment(model), model, hidden=True)
+    numpy_ints = _experiment(model)  # np.argmin gives a NumPy integer: as good as an int
+    for run in numpy_ints["early_stopping"]:
+        run.update(patience=np.int64(3), best_epoch=np.int64(1))
+    checks.check_experiment(numpy_ints, model, hidden=True)
     assert "you recorded best_epoch=2, but your validation losses give epoch 1" in _fails(
         checks.check_experiment, _experiment(model, shift_best=1), model)
     assert "training went on after the patience ran out" in _fails(

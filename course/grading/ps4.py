@@ -40,7 +40,7 @@ import numpy as np
 
 from . import catalogue, heldout, wire
 from .cases import Case, Mistake
-from .engine import CaseTask, IntResult, Task, Verdict, as_float, kind_name, task
+from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, task
 
 __all__ = ["EXPERIMENT_KEYS", "NUM_PARAMETERS", "REQUIRED_ACCURACY", "SPEC", "check_early_stopping",
            "check_evaluate", "check_experiment", "check_lenet5", "check_train_epoch",
@@ -950,10 +950,12 @@ class Experiment(TorchTask):
             return (f"{where}['val_losses']",
                     "expected a list of floats, the validation loss after every epoch run.")
         losses = [float(v) for v in losses]
-        if type(patience) is not int or patience < 1:
-            return f"{where}['patience']", f"expected an int >= 1, got {patience!r}."
-        if type(best) is not int:
-            return f"{where}['best_epoch']", f"expected an int, got {best!r}."
+        # a NumPy integer is as good as a Python int (np.argmin gives one)
+        patience, best = as_int(es.get("patience")), as_int(es.get("best_epoch"))
+        if patience is None or patience < 1:
+            return f"{where}['patience']", f"expected an int >= 1, got {es.get('patience')!r}."
+        if best is None:
+            return f"{where}['best_epoch']", f"expected an int, got {es.get('best_epoch')!r}."
         expected_best = early_stopping_reference(losses, patience)
         stop = early_stopping_reference(losses, patience, return_stop=True)
         if best != expected_best:
