@@ -197,6 +197,53 @@ def test_check_answer_field_by_field():
     assert not check_answer(one, {"dilation": None})["fields"]["dilation"]["correct"]
 
 
+def test_lecture_frame_2_accepts_pooling_or_convolution_as_the_lecture_does():
+    """Deck 000 answers its second animation "pooling or convolution": the question is the window's
+    geometry, the same for both; the numbers drawn come from a convolution, and the note says so."""
+    two = PUZZLES["lecture, frame 2"]
+    assert two.operation == "convolution" and set(two.also_correct) == {"max pooling", "average pooling"}
+    assert two.answer == "pooling or convolution"
+    settings = {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1}
+    for operation in OPERATIONS:
+        r = check_answer("lecture, frame 2", {"operation": operation, **settings})
+        right = operation != "transposed convolution"
+        assert r["fields"]["operation"] == {"guess": operation, "truth": "pooling or convolution", "correct": right}
+        assert r["all_correct"] is right and r["score"] == 4 + right
+    # every accepted operation has this very geometry: 5x5 -> 3x3, the same windows at every step
+    frames = {op: operation_frame(op, 5, 3, 1, 2, 1, 4) for op in ("convolution", *two.also_correct)}
+    assert {f["output_size"] for f in frames.values()} == {3}
+    assert len({(tuple(f["taps"][0]), tuple(f["taps"][1])) for f in frames.values()}) == 1
+    # the note's numbers: the second output is 26, more than any input, so no maximum and no mean
+    res = operation_frame("convolution", 5, 3, 1, 2, 1, step=1)
+    assert res["value"] == 26 and res["value"] > res["x"].max()
+    assert "26, exceeds every input" in two.note and "pooling or convolution" in two.note
+    # the other puzzles accept their own operation only
+    assert all(p.also_correct == () and p.answer == p.operation for n, p in PUZZLES.items() if n != "lecture, frame 2")
+    assert not check_answer("lecture, frame 1", {"operation": "convolution"})["fields"]["operation"]["correct"]
+
+
+def test_the_checked_figure_of_frame_2_names_both_answers_and_explains():
+    fig = plot_name_the_operation("lecture, frame 2", 1, operation="average pooling", kernel_size=3, stride=2,
+                                  padding=1, dilation=1, check=True)
+    said = texts(fig)
+    assert "5 of 5 right: pooling or convolution ✓, kernel 3 ✓, stride 2 ✓" in said
+    assert "a pooling moves its window just as a convolution does" in " ".join(said.split())  # the note, wrapped
+    said = texts(plot_name_the_operation("lecture, frame 2", 1, operation="transposed convolution", check=True))
+    assert "pooling or convolution ✗ (you: transposed convolution)" in said
+
+
+def test_puzzle_checks_its_accepted_operations():
+    assert Puzzle("convolution", 5, 3, also_correct=["max pooling"]).also_correct == ("max pooling",)
+    with pytest.raises(TypeError, match="`also_correct` must be a tuple"):
+        Puzzle("convolution", 5, 3, also_correct="max pooling")
+    with pytest.raises(ValueError, match="`also_correct` must be one of"):
+        Puzzle("convolution", 5, 3, also_correct=("pooling",))
+    with pytest.raises(ValueError, match="repeats the puzzle's own operation 'convolution'"):
+        Puzzle("convolution", 5, 3, also_correct=("convolution",))
+    with pytest.raises(ValueError, match="do not work for average pooling"):  # no dilation in average pooling
+        Puzzle("convolution", 7, 3, dilation=2, also_correct=("average pooling",))
+
+
 def test_check_answer_checks_its_input():
     with pytest.raises(ValueError, match="unknown fields \\['size'\\]"):
         check_answer("lecture, frame 1", {"size": 3})

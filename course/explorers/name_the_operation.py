@@ -17,7 +17,8 @@ then does the figure say what it was.
   :class:`NameTheOperationView` / :func:`plot_name_the_operation` draw it without
   giving the settings away; :func:`name_the_operation` is the widget.
 
-Lecture notebook 03, deck 000's exercise (its two animations are the first two puzzles).
+Lecture notebook 03, deck 000's exercise (its two animations are the first two puzzles; the
+second accepts "pooling or convolution", the lecture's answer: :attr:`Puzzle.also_correct`).
 """
 from __future__ import annotations
 
@@ -238,6 +239,10 @@ class Puzzle:
         As in :func:`operation_frame`.
     note : str
         Shown with the answer.
+    also_correct : tuple of str
+        Other operations that count as a right answer, because the question is about the
+        window's geometry and theirs is the same: the lecture answers its second frame
+        "pooling or convolution". ``operation`` is still what computed the numbers drawn.
     """
 
     operation: str
@@ -247,13 +252,38 @@ class Puzzle:
     padding: int = 0
     dilation: int = 1
     note: str = ""
+    also_correct: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_operation(self.operation)
-        res = operation_frame(self.operation, self.input_size, self.kernel_size, self.padding, self.stride,
-                              self.dilation)
-        if res["error"] is not None:
-            raise ValueError(f"puzzle settings do not work: {res['error']}")
+        if isinstance(self.also_correct, str) or not isinstance(self.also_correct, (tuple, list)):
+            raise TypeError(f"`also_correct` must be a tuple of operation names, got {self.also_correct!r}")
+        object.__setattr__(self, "also_correct", tuple(self.also_correct))
+        for other in self.also_correct:
+            _check_operation(other, "also_correct")
+        if self.operation in self.also_correct:
+            raise ValueError(f"`also_correct` repeats the puzzle's own operation {self.operation!r}")
+        for operation in (self.operation, *self.also_correct):
+            res = operation_frame(operation, self.input_size, self.kernel_size, self.padding, self.stride,
+                                  self.dilation)
+            if res["error"] is not None:
+                raise ValueError(f"puzzle settings do not work for {operation}: {res['error']}")
+
+    @property
+    def answer(self) -> str:
+        """The operations that count as right, as the verdict names them.
+
+        Examples
+        --------
+        >>> PUZZLES["lecture, frame 2"].answer
+        'pooling or convolution'
+        >>> PUZZLES["lecture, frame 1"].answer
+        'max pooling'
+        """
+        names = [*self.also_correct, self.operation]
+        if "max pooling" in names and "average pooling" in names:
+            names = ["pooling", *[n for n in names if not n.endswith("pooling")]]
+        return " or ".join(names)
 
 
 #: The quiz's frames: the two of the lecture first, then more of each operation.
@@ -261,9 +291,11 @@ PUZZLES: dict[str, Puzzle] = {
     "lecture, frame 1": Puzzle("max pooling", 5, 3, stride=2, note=(
         "The lecture's first animation: every output is the largest value under the window; "
         "5×5 → 2×2.")),
-    "lecture, frame 2": Puzzle("convolution", 5, 3, stride=2, padding=1, note=(
-        "The lecture's second animation. Without the numbers it could as well be a pooling; here the "
-        "outputs are weighted sums (hidden weights); 5×5 → 3×3.")),
+    "lecture, frame 2": Puzzle("convolution", 5, 3, stride=2, padding=1, also_correct=(
+        "max pooling", "average pooling"), note=(
+        "Both count as right, as in the lecture (\"pooling or convolution\"): a pooling moves its window just "
+        "as a convolution does (3×3, stride 2, padding 1: 5×5 → 3×3). The numbers drawn here say more: the "
+        "second output, 26, exceeds every input, so these are a convolution's weighted sums, not maxima or means.")),
     "puzzle 3": Puzzle("convolution", 7, 3, dilation=2, note="Dilation 2: the taps are two cells apart."),
     "puzzle 4": Puzzle("average pooling", 6, 2, stride=2, note="Each output is the mean of its 2×2 window."),
     "puzzle 5": Puzzle("max pooling", 6, 3, stride=1, padding=1, note=(
@@ -302,7 +334,10 @@ def check_answer(puzzle, guess: dict[str, Any]) -> dict[str, Any]:
     dict
         ``fields``: for each name of :data:`FIELDS` a dict ``guess``, ``truth``,
         ``correct``; ``score``: how many are correct; ``all_correct``. A 1x1 kernel
-        has no dilation to see, so any dilation is right for it.
+        has no dilation to see, so any dilation is right for it. The operation's
+        ``truth`` is :attr:`Puzzle.answer`: the puzzle's operation, or the operations
+        that count as right ("pooling or convolution"); a guess among
+        :attr:`Puzzle.also_correct` is correct.
 
     Raises
     ------
@@ -317,6 +352,11 @@ def check_answer(puzzle, guess: dict[str, Any]) -> dict[str, Any]:
     ...                                           padding=1, dilation=1))
     >>> r["score"], r["fields"]["padding"]
     (4, {'guess': 1, 'truth': 0, 'correct': False})
+
+    The lecture's second frame accepts a pooling as well as a convolution:
+
+    >>> check_answer("lecture, frame 2", dict(operation="max pooling"))["fields"]["operation"]
+    {'guess': 'max pooling', 'truth': 'pooling or convolution', 'correct': True}
     """
     puzzle = _puzzle(puzzle)
     unknown = set(guess) - set(FIELDS)
@@ -330,6 +370,9 @@ def check_answer(puzzle, guess: dict[str, Any]) -> dict[str, Any]:
         elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise TypeError(f"`guess['{name}']` must be an int or None, got {value!r}")
         correct = value == truth or (name == "dilation" and value is not None and puzzle.kernel_size == 1)
+        if name == "operation":
+            correct = correct or value in puzzle.also_correct
+            truth = puzzle.answer
         fields[name] = {"guess": value, "truth": truth, "correct": bool(correct)}
     score = sum(f["correct"] for f in fields.values())
     return {"fields": fields, "score": score, "all_correct": score == len(FIELDS)}
