@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_array
+from .ops._checks import as_array
 
 __all__ = ["add_noise", "adjust_brightness", "adjust_contrast", "adjust_saturation", "crop",
            "hflip", "random_augment", "random_crop", "rescale", "rotate", "shift_hue", "vflip"]

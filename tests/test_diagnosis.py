@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course.grading import engine, wire
+from course.grading import engine
+from course.grading.harness import wire
 from course.grading.cases import Case
 from course.grading.engine import SEVERAL, ArraysResult, CaseTask, IntResult, LocalTarget
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course.grading import catalogue, ps1, ps2, ps3, references
+from course.grading import ps1, ps2, ps3, references
+from course.grading.harness import catalogue
 from course.grading.cases import Rng
 from course.grading.engine import LocalTarget, tasks
 

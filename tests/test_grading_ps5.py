@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course.grading import catalogue, ps5 as checks
+from course import data
+from course.grading import ps5 as checks
+from course.grading.harness import catalogue
 from course.grading.cases import Rng
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -540,7 +542,7 @@ def test_a_trained_state_passes_and_bad_running_statistics_are_told(capsys):
     """A network trained by the judge's own PyTorch copy (fast), handed over as arrays."""
     import torch
 
-    digits = checks._mnist()
+    digits = data.mnist()
     torch.manual_seed(0)
     net = checks.reference_network().float().cpu()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)

@@ -1,4 +1,4 @@
-"""The judge (course/grading/judge.py, judged.py): verdicts computed outside the submission.
+"""The judge (course/grading/judge.py, harness/judged.py): verdicts computed outside the submission.
 
 Small notebooks with ps1's test cells are judged directly (no nbgrader): what the judged
 process rebuilds from the cells, what it refuses, how it survives a function that hangs
@@ -14,6 +14,7 @@ import pytest
 
 from course.grading import judge
 from course.grading.engine import tasks
+from coursekit import ROOT
 
 RIGHT = {
     "correlate1d": """
@@ -136,7 +137,7 @@ def test_shortcuts_within_numpy_are_refused_by_the_guard():
 
 
 def test_values_a_notebook_could_not_export_fail_with_the_reason():
-    nb = nbformat.read(str(judge._HERE.parents[1] / "source" / "ps4" / "ps4.ipynb"), as_version=4)
+    nb = nbformat.read(str(ROOT / "source" / "ps4" / "ps4.ipynb"), as_version=4)
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in
                 ("test_trained_model",)]
     found = judge.judge_notebook(nb, "ps4", 1, exports={
@@ -153,7 +154,7 @@ def test_values_a_notebook_could_not_export_fail_with_the_reason():
 def test_definition_filter(source, kind):
     import ast
 
-    from course.grading import judged
+    from course.grading.harness import judged
 
     statements = ast.parse(source).body
     assert any(judged._is_definition(s) for s in statements) == (kind == "defined")
@@ -177,7 +178,7 @@ def test_student_cells_leave_out_test_cells_and_use_the_sandbox_s_plain_python()
 def test_functions_handed_to_student_code_carry_nothing_but_their_values():
     """numerical_gradient gets f: nothing reachable from it (attributes, closure, its
     module's globals) computes the exact gradient that the task asks for."""
-    from course.grading import catalogue, wire
+    from course.grading.harness import catalogue, wire
 
     x = np.arange(1.0, 7.0).reshape(2, 3)
     exact = {"squares": 2 * x, "cubes": x * x, "logcosh": np.tanh(x)}

@@ -110,3 +110,22 @@ def test_dev_sh_lab_serves_the_course():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_every_module_of_the_package_imports():
+    """A module left behind by a move (``from ._checks import ...``) fails here, not in a
+    notebook three lectures later."""
+    import importlib
+    import pkgutil
+
+    import course
+
+    failed = {}
+    for module in pkgutil.walk_packages(course.__path__, "course."):
+        if module.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(module.name)
+        except Exception as error:  # noqa: BLE001 - every failure is reported
+            failed[module.name] = repr(error)
+    assert failed == {}

@@ -1,4 +1,4 @@
-"""The judge's wire format (course/grading/wire.py): plain data in, plain data out."""
+"""The judge's wire format (course/grading/harness/wire.py): plain data in, plain data out."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from course.grading import wire
+from course.grading.harness import wire
 
 
 def _trip(value):

@@ -16,18 +16,26 @@ The engine
                         strategies (``ArrayResult``, ``ArraysResult``, ``IntResult``,
                         ``EstimateResult``), ``LocalTarget`` for checks in the notebook
     :mod:`.references`  expected values from PyTorch, shared arithmetic and messages
-The judge and its wire
-    :mod:`.wire`        the plain-data format: JSON plus ``.npy`` blobs, no pickles
+The judge (trusted side)
     :mod:`.judge`       draws the seed, runs the judged process, turns replies into
                         verdicts (``judge_notebook``)
-    :mod:`.judged`      the judged process: rebuilds the notebook's definitions, answers calls
-    :mod:`.catalogue`   the callables and PyTorch procedures the judge can name
-    :mod:`.guard`       refuses library shortcuts while student code runs (a teaching aid)
+The harness (:mod:`.harness`, the judged process's own package: NumPy, no course)
+    :mod:`.harness.judged`     rebuilds the notebook's definitions, answers calls
+    :mod:`.harness.protocol`   the call protocol both targets answer through; exact reads
+    :mod:`.harness.wire`       the plain-data format: JSON plus ``.npy`` blobs, no pickles
+    :mod:`.harness.catalogue`  the callables and procedures the judge can name
+    :mod:`.harness.guard`      refuses library shortcuts while student code runs
+    :mod:`.harness.launch`     joins the cgroup and sets rlimits before a sandboxed
+                               program starts
 The sandbox runner
     :mod:`.sandbox`     bubblewrap namespaces, read-only views, cgroup or rlimit limits
-    :mod:`.launch`      joins the cgroup and sets rlimits before the sandboxed program starts
     :mod:`.execute`     runs a notebook inside a sandbox and streams back its outputs
     :mod:`.autograde`   nbgrader preprocessors: ``ExecuteInSandbox``, ``JudgeTestCells``
+Before and around grading
+    :mod:`.intake`      every submission copied in as data (caps, no links), refused
+                        notebooks replaced by the blank release with a note
+    :mod:`.late`        late work as a policy: due dates, extensions, penalties
+    :mod:`.heldout`     the held-out digits trained networks are scored on
 What the instructor is shown
     :mod:`.inert`       student content made inert in the formgrader and the feedback:
                         the sanitizer, ``MakeInert``, the template filters, the CSPs

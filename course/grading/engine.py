@@ -23,9 +23,9 @@ the expected value of each from a PyTorch reference, typical mistakes, and a
                          pass, large for a wrong one
 =======================  ==============================================================
 
-Tasks register with the :func:`task` decorator under their problem set (the module
-they are defined in) and their test cell's grade id; :func:`tasks` lists a problem
-set's. A diagnosis ("Likely mistake: ...") is given only when one typical mistake
+Tasks register under their assignment and their test cell's grade id with the
+decorator :func:`problem_set` gives (``task = problem_set("ps1")``); :func:`tasks`
+lists an assignment's. A diagnosis ("Likely mistake: ...") is given only when one typical mistake
 explains the student's wrong answers on every case the task ran, not only on the first
 failing one (:meth:`CaseTask.judge`): a small or degenerate case, where several wrong
 rules give the same numbers, cannot name a mistake on its own. Otherwise the message
@@ -41,12 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from . import guard as _guard
-from . import wire
+from .harness import protocol, wire
 from .cases import Case, Mistake, Rng, compare, fmt, same, unravel
 
 __all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult",
-           "LocalTarget", "Outcome", "Result", "Task", "Verdict", "task", "tasks"]
+           "LocalTarget", "Outcome", "Result", "Task", "Verdict", "problem_set", "tasks"]
 
 NO_MATCH = "No typical mistake matches your output; compare it with the expected values above."
 SEVERAL = ("More than one typical mistake gives your answers on every case, so none is named; "
@@ -111,66 +110,55 @@ class LocalTarget:
 
     def call(self, task: "Task", function: str, args: list, kwargs: dict,
              count: str | None = None) -> Outcome:
-        fn = self.objects.get(function)
-        if not callable(fn):
-            return Outcome("missing", error=f"`{function}` must be a function, got "
-                                            f"{type(fn).__name__}.")
-        args, kwargs = wire.loads(wire.dumps(args)), wire.loads(wire.dumps(kwargs))
-        args = [_catalogue().build(a) if isinstance(a, wire.Function) else a for a in args]
-        namespace = getattr(fn, "__globals__", None)
-        original = namespace.get(count) if count and isinstance(namespace, dict) else None
-        if count and not callable(original):
-            return Outcome("missing", error=helper_missing(task.name, count))
-        counted = [0]
-        if count and callable(original):
-            def counting(*a, **k):
-                counted[0] += 1
-                return original(*a, **k)
-
-            namespace[count] = counting
-        try:
-            value, refused = _guard.guarded_call(task.name, fn, args, kwargs, extra=task.forbidden,
-                                                 libraries=task.libraries, advice=task.advice)
-        except Exception as error:  # noqa: BLE001 - the student's exception is reported
-            return Outcome("raised", error=_catalogue().describe_error(error), counted=counted[0])
-        finally:
-            if count and callable(original):
-                namespace[count] = original
-        if refused is not None:
-            return Outcome("forbidden", error=refused, counted=counted[0])
-        try:
-            value = wire.loads(wire.dumps(value))
-        except wire.WireError as error:
-            return Outcome("failed", error=f"Your function returned something that is not "
-                                           f"plain data: {error}.")
-        after = [a for a in args if isinstance(a, np.ndarray)]
-        return Outcome("ok", value=value, args_after=after, counted=counted[0])
+        request = {"task": task.name, "function": function, "args": list(args),
+                   "kwargs": dict(kwargs), "guard": [list(p) for p in task.forbidden],
+                   "libraries": task.libraries, "advice": task.advice, "count": count}
+        return self._answer(protocol.call, task, request)
 
     def procedure(self, task: "Task", name: str, function: str, data: dict) -> Outcome:
-        if function not in self.objects:
-            return Outcome("missing", error=f"`{function}` is not defined.")
-        data = wire.loads(wire.dumps(data))
+        request = {"task": task.name, "name": name, "function": function, "data": data,
+                   "guard": [list(p) for p in task.forbidden], "libraries": task.libraries,
+                   "advice": task.advice}
+        return self._answer(protocol.procedure, task, request)
+
+    def _answer(self, answer, task: "Task", request: dict) -> Outcome:
+        """The request and its reply make the round trip through :mod:`wire` that they
+        make to and from the judged process."""
+        reply = answer(self.objects, wire.loads(wire.dumps(request)))
         try:
-            result, refused = _guard.guarded_call(
-                task.name, _catalogue().PROCEDURES[name], (self.objects, function, data), {},
-                extra=task.forbidden, libraries=task.libraries, advice=task.advice)
-            if refused is not None:
-                return Outcome("forbidden", error=refused)
-            return Outcome("ok", value=wire.loads(wire.dumps(result)))
+            reply = wire.loads(wire.dumps(reply))
         except wire.WireError as error:
-            return Outcome("failed", error=f"Your code returned something that is not plain "
-                                           f"data: {error}.")
-        except Exception as error:  # noqa: BLE001
-            return Outcome("raised", error=_catalogue().describe_error(error))
+            reply = {"unsendable": str(error)}
+        return outcome(reply, task, request["function"])
 
     def values(self, names: tuple[str, ...]) -> dict:
         return {name: wire.loads(wire.dumps(self._values[name])) for name in names}
 
 
-def _catalogue():
-    from . import catalogue
-
-    return catalogue
+def outcome(reply, task: "Task | None", function: str) -> Outcome:
+    """The :class:`Outcome` of a :mod:`.harness.protocol` reply (either target)."""
+    if not isinstance(reply, dict):
+        return Outcome("failed", error="The judged process sent an unexpected reply.")
+    if "value" in reply or "result" in reply:
+        after, counted = reply.get("args_after", []), reply.get("counted", 0)
+        return Outcome("ok", value=reply.get("value", reply.get("result")),
+                       args_after=after if isinstance(after, list) else [],
+                       counted=counted if type(counted) is int else 0)
+    if "raised" in reply:
+        counted = reply.get("counted", 0)
+        return Outcome("raised", error=str(reply["raised"])[:4000],
+                       counted=counted if type(counted) is int else 0)
+    if "forbidden" in reply:
+        return Outcome("forbidden", error=str(reply["forbidden"])[:2000])
+    if "missing" in reply:
+        return Outcome("missing", error=f"{reply['missing']}.")
+    if "missing_helper" in reply:
+        return Outcome("missing", error=helper_missing(task.name if task else function,
+                                                       str(reply["missing_helper"])))
+    if "unsendable" in reply:
+        return Outcome("failed", error=f"Your function returned something that is not plain "
+                                       f"data ({reply['unsendable']}).")
+    return Outcome("failed", error="The judged process sent an unexpected reply.")
 
 
 # --------------------------------------------------------------------------------------
@@ -178,41 +166,52 @@ def _catalogue():
 _REGISTRY: dict[str, dict[str, "Task"]] = {}
 
 
-def task(cell: str, function: str | None = None, *, values: tuple[str, ...] = ()):
-    """Register a task class under its problem set and test cell.
+def problem_set(assignment: str):
+    """The ``@task`` decorator of one assignment: ``task = problem_set("ps1")``.
 
-    Parameters
-    ----------
-    cell : str
-        The nbgrader grade id of the test cell the task grades (``"test_conv2d"``).
-    function : str, optional
-        The name of the student's function or class in the notebook (default: the
-        task's name, the cell id without ``test_``).
-    values : tuple of str
-        For tasks that judge what the notebook computed (a trained model): the
-        notebook variables the judge exports from the kernel when it reaches the cell.
+    The assignment is named here, explicitly (the nbgrader assignment the tasks grade);
+    the module or package that holds them is found as ``course.grading.<assignment>``
+    (see :func:`tasks`), whatever its own files are called.
     """
-    def register(cls):
-        assignment = cls.__module__.rsplit(".", 1)[-1]
-        name = cell.removeprefix("test_")
-        instance = cls(name=name, cell=cell, function=function or name, values=values)
-        _REGISTRY.setdefault(assignment, {})[cell] = instance
-        cls.registered = instance
-        return cls
+    def task(cell: str, function: str | None = None, *, values: tuple[str, ...] = ()):
+        """Register a task class under this assignment and its test cell.
 
-    return register
+        Parameters
+        ----------
+        cell : str
+            The nbgrader grade id of the test cell the task grades (``"test_conv2d"``).
+        function : str, optional
+            The name of the student's function or class in the notebook (default: the
+            task's name, the cell id without ``test_``).
+        values : tuple of str
+            For tasks that judge what the notebook computed (a trained model): the
+            notebook variables the judge exports from the kernel when it reaches the cell.
+        """
+        def register(cls):
+            name = cell.removeprefix("test_")
+            instance = cls(name=name, cell=cell, function=function or name, values=values)
+            _REGISTRY.setdefault(assignment, {})[cell] = instance
+            cls.registered = instance
+            return cls
+
+        return register
+
+    return task
 
 
 def tasks(assignment: str) -> dict[str, "Task"]:
-    """The registered tasks of a problem set, by test cell (imports its module)."""
+    """The registered tasks of an assignment, by test cell.
+
+    Imports ``course.grading.<assignment>`` (a module, or a package whose
+    ``__init__`` imports its parts), where they register with :func:`problem_set`.
+    """
     import importlib
 
     try:
         importlib.import_module(f"course.grading.{assignment}")
     except ModuleNotFoundError as error:
         if error.name != f"course.grading.{assignment}":
-            raise
-        return {}
+            raise  # the module exists but something it imports does not
     return dict(_REGISTRY.get(assignment, {}))
 
 
@@ -223,7 +222,7 @@ class Task:
     :class:`CaseTask`'s). ``allowed`` names the top-level packages the judged process
     may import (``("numpy",)`` or ``("numpy", "torch")``); ``forbidden`` adds refused
     functions of those packages, ``libraries`` refuses the convolutions of PyTorch,
-    SciPy and the course (see :mod:`.guard`).
+    SciPy and the course (see :mod:`.harness.guard`).
     """
 
     allowed: tuple[str, ...] = ("numpy",)
@@ -237,6 +236,12 @@ class Task:
 
     def judge(self, target, rng: Rng, hidden: bool) -> Verdict:
         raise NotImplementedError
+
+    def fail(self, hidden: bool, label: str, problem: str) -> Verdict:
+        """The failed verdict of a check that is not a table of cases (a procedure, a
+        trained model): which check, on what, and the problem."""
+        which = "hidden" if hidden else "visible"
+        return Verdict(False, f"{self.name}: {which} check failed -- {label}.\n{problem}")
 
     def visible_rng(self) -> Rng:
         """The fixed seed of the visible cases (the same in every notebook)."""
@@ -338,16 +343,22 @@ class CaseTask(Task):
 
         Every other case is called again. A suspect must explain every wrong answer:
         where the student's answer is wrong, it survives only if its value there (the
-        same rule, see :attr:`.cases.Mistake.rule`) equals that answer; a right answer
-        needs no explaining (a student may swap only some settings); where the student's
-        code raised, only a suspect that has no value there either survives. One surviving
-        rule is named; none gives ``found.fallback``; several are not told apart by
-        these cases, and none is named.
+        same rule, see :attr:`.cases.Mistake.rule`) equals that answer; where the
+        student's code raised, only a suspect that has no value there either survives.
+        A right answer needs no explaining (a student may swap only some settings), but
+        a suspect that predicted a wrong answer there has that counted against it. Of
+        the survivors, the one with the fewest right answers against it is named; none
+        gives ``found.fallback``; a tie is not told apart by these cases, and none is
+        named.
         """
         alive = list(found.mistakes)
+        against: dict[str, int] = {}  # rule -> right answers where it predicted a wrong one
         for case in cases:
             if case is failing or not alive:
                 continue
+            right = self.result.part(self.expected(case)[0], found.part)
+            if right is None:
+                continue  # this case has no such part (fewer steps): no evidence here
             outcome = self.call(target, case)
             got = self.result.part(outcome.value, found.part) if outcome.ok else None
             listed: dict[str, list] = {}
@@ -358,15 +369,21 @@ class CaseTask(Task):
                 # no answer (it raised): only a mistake that has no value here either fits
                 alive = [m for m in alive if m.rule not in listed]
                 continue
-            right = self.result.part(self.expected(case)[0], found.part)
             if self.result.agrees(self, got, right):
-                continue  # a right answer: no mistake was made here to explain
+                for m in alive:  # a right answer needs no explaining, but counts against
+                    if any(not self.result.agrees(self, v, right) for v in listed.get(m.rule, ())):
+                        against[m.rule] = against.get(m.rule, 0) + 1
+                continue
             alive = [m for m in alive if any(self.result.agrees(self, got, v, exact=True)
                                              for v in listed.get(m.rule, ()))]
         rules = {m.rule: m for m in alive}
-        if len(rules) == 1:
-            return f"Likely mistake: {next(iter(rules.values())).message}"
-        return SEVERAL if rules else found.fallback
+        if not rules:
+            return found.fallback
+        fewest = min(against.get(rule, 0) for rule in rules)
+        best = [m for rule, m in rules.items() if against.get(rule, 0) == fewest]
+        if len(best) == 1:
+            return f"Likely mistake: {best[0].message}"
+        return SEVERAL
 
 
 # --------------------------------------------------------------------------------------

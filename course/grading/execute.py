@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
-from . import wire
+from .harness import wire
+from .harness.protocol import exact_reader
 
 __all__ = ["CellResult", "Job", "Run", "run_notebook"]
 
@@ -181,7 +181,7 @@ async def _execute(job: Job, send) -> None:
 
     async def export(index: int, names: list[str]) -> None:
         path = f"/tmp/.course-export-{index}"
-        snippet = ("__import__('course.grading.wire', fromlist=['save_values']).save_values("
+        snippet = ("__import__('course.grading.harness.wire', fromlist=['save_values']).save_values("
                    "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}, " + repr(path) + ")")
         reply = None
         try:
@@ -326,7 +326,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    from .launch import apply_rlimits
+    from .harness.launch import apply_rlimits
 
     apply_rlimits(job.rlimits)
     skip_slow_imports()
@@ -375,7 +375,7 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
     try:
         with os.fdopen(order_writer, "wb") as stream:
             stream.write(job.to_json().encode())
-        reader = _Reader(channel, deadline)
+        read_exactly = exact_reader(channel, deadline)
         # a cell's outputs as JSON: at most `output` characters, each at most 12 bytes
         # escaped (a surrogate pair), plus their structure; exports add their arrays
         header_limit = 12 * job.output + HEADER_ALLOWANCE
@@ -386,7 +386,7 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
             pending = [i for i in order if i not in run.cells]
             running = pending[0] if pending else None
             try:
-                message = wire.read_message(reader.read_exactly, max_bytes=frame_limit,
+                message = wire.read_message(read_exactly, max_bytes=frame_limit,
                                             max_header=header_limit)
             except TimeoutError:
                 run.ended = "budget"
@@ -468,29 +468,6 @@ def _cell(data) -> CellResult | None:
                       float(data.get("seconds") or 0.0) if isinstance(data.get("seconds"),
                                                                      (int, float)) else 0.0,
                       bool(data.get("cut")))
-
-
-class _Reader:
-    """Read exactly n bytes from a pipe, or raise TimeoutError at the deadline / EOFError."""
-
-    def __init__(self, fd: int, deadline: float):
-        self.fd, self.deadline = fd, deadline
-
-    def read_exactly(self, n: int) -> bytes:
-        chunks, left = [], n
-        while left:
-            wait = self.deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([self.fd], [], [], wait)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(self.fd, min(left, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
 
 
 if __name__ == "__main__":

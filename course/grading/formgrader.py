@@ -46,7 +46,7 @@ from tornado import web
 
 from course.grading import inert
 
-__all__ = ["InertSubmissionHandler", "InertSubmissionFilesHandler", "MathJaxHandler"]
+__all__ = ["MathJaxHandler", "own_origin"]  # the submission handlers are made on load
 
 _POLICIES_KEPT = 64  # blank renderings remembered, one per submission view
 

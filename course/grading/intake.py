@@ -34,7 +34,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import wire
+from .harness import wire
 
 __all__ = ["Intake", "Refused", "Rules", "check_notebook", "take_in"]
 

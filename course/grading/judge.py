@@ -8,13 +8,13 @@ and nothing else, and compares what comes back with the PyTorch reference, compu
 here. The verdict (passed, or the failing case with expected, got and the diagnosis)
 becomes that test cell's output, which nbgrader grades.
 
-The judged process (:mod:`.judged`) runs in its own sandbox whose Python sees the
+The judged process (:mod:`.harness.judged`) runs in its own sandbox whose Python sees the
 standard library and the packages the task allows, no more: NumPy for problem sets 1
 to 3, NumPy and PyTorch for problem set 4. SciPy, the course's own operations and
 models, and everything else installed are not there to be called; they are absent, not
 guarded. It rebuilds the notebook's definitions (imports, functions, classes,
 assignments to names) from the submitted cells and answers calls with plain data
-(:mod:`.wire`). If it dies, hangs or sends garbage, the call fails, that task fails
+(:mod:`.harness.wire`). If it dies, hangs or sends garbage, the call fails, that task fails
 with the reason, and a fresh judged process serves the next task.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ import functools
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -32,18 +31,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
+from .harness import wire
 from .cases import Rng
-from .engine import Outcome, Task, Verdict, helper_missing, tasks
+from .engine import Outcome, Task, Verdict, outcome, tasks
+from .harness.judged import BOOTSTRAP
+from .harness.protocol import exact_reader
 from .sandbox import Limits, Sandbox, View, kill_process_group
 
 __all__ = ["JudgedProcess", "RemoteTarget", "allowed_entries", "judge_notebook", "rebuilt_cells",
            "student_cells"]
 
-HARNESS = ("judged.py", "wire.py", "catalogue.py", "guard.py", "launch.py")
 REPLY_BYTES = 64 * 1024 * 1024  # the largest reply of the judged process (arrays included)
 REPLY_HEADER = 4 * 1024 * 1024  # ... and of its JSON part, checked before it is parsed
-_HERE = Path(__file__).resolve().parent
+_HARNESS = Path(__file__).resolve().parent / "harness"
 _INSIDE = "/judge"
 
 
@@ -57,62 +57,6 @@ def allowed_entries(allowed: tuple[str, ...], gpu: bool = False) -> tuple[str, .
     module it loaded and every shared library it mapped; with the distributions'
     metadata folders (some packages read their own version at import).
     """
-    code = r"""
-import importlib, json, sys
-names = json.loads(sys.argv[1])
-files_extra = []
-for name in names:
-    importlib.import_module(name)
-if "torch" in names:
-    import torch.nn, torch.nn.functional, torch.optim, torch.utils.data
-    if json.loads(sys.argv[2]) and torch.cuda.is_available():
-        torch.zeros(1, device="cuda").sum().item()
-import importlib.metadata as md, re
-def requirements(dist, seen):
-    key = re.sub(r"[-_.]+", "-", dist).lower()
-    if key in seen:
-        return
-    seen.add(key)
-    try:
-        found = md.distribution(dist)
-    except md.PackageNotFoundError:
-        return
-    for line in found.requires or []:
-        if "extra ==" in line:
-            continue
-        name = re.split(r"[ ;<>=!~\[(]", line.strip(), 1)[0]
-        marker = line.split(";", 1)[1] if ";" in line else ""
-        if marker:
-            try:
-                from packaging.markers import Marker
-                if not Marker(marker).evaluate():
-                    continue
-            except Exception:
-                pass
-        requirements(name, seen)
-owners = md.packages_distributions()
-needed = set()
-for name in names:
-    for dist in owners.get(name.split(".")[0], []):
-        requirements(dist, needed)
-for dist in sorted(needed):
-    try:
-        found = md.distribution(dist)
-    except md.PackageNotFoundError:
-        continue
-    for f in found.files or []:
-        if str(f).endswith((".py", ".so")) or ".so." in str(f):
-            files_extra.append(str(found.locate_file(f)))
-files = [getattr(m, "__file__", None) for m in list(sys.modules.values())] + files_extra
-files += [line.split()[-1] for line in open("/proc/self/maps") if "/" in line]
-dists = {}
-try:
-    import importlib.metadata as md
-    dists = md.packages_distributions()
-except Exception:
-    pass
-print(json.dumps({"files": [f for f in files if f], "dists": dists}))
-"""
     import site
     import sysconfig
 
@@ -121,7 +65,7 @@ print(json.dumps({"files": [f for f in files if f], "dists": dists}))
                    key=len, reverse=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join(roots)
-    done = subprocess.run([os.path.realpath(sys.executable), "-S", "-c", code,
+    done = subprocess.run([os.path.realpath(sys.executable), "-S", "-P", str(_HARNESS / "probe.py"),
                            json.dumps(list(allowed)), json.dumps(gpu)],
                           capture_output=True, text=True, env=env, timeout=300)
     if done.returncode != 0:
@@ -142,6 +86,11 @@ print(json.dumps({"files": [f for f in files if f], "dists": dists}))
                 entries.add(os.path.join(root, entry))
     entries = {e for e in entries if not os.path.basename(e).startswith(("course", "__editable__"))}
     return tuple(sorted(entries))
+
+
+def _harness_files() -> list[Path]:
+    """The modules of :mod:`.harness` the judged process imports (the probe stays out)."""
+    return sorted(p for p in _HARNESS.glob("*.py") if p.name != "probe.py")
 
 
 def _norm(name: str) -> str:
@@ -229,22 +178,23 @@ class JudgedProcess:
         entries = allowed_entries(self.allowed, self.gpu)
         python = os.path.realpath(sys.executable)
         if self.sandboxed:
-            files = [(str(_HERE / name), f"{_INSIDE}/{name}") for name in HARNESS]
+            files = [(str(path), f"{_INSIDE}/harness/{path.name}") for path in _harness_files()]
             view = View.packages(list(entries), f"{_INSIDE}/site", files)
             self.sandbox = Sandbox(view, self.limits, workdir="/tmp", gpu=self.gpu)
             config = {"path": [f"{_INSIDE}/site"], "rlimits": self.sandbox.inside_rlimits(),
                       "preload": list(self.allowed), "threads": _threads()}
-            argv = [python, "-I", "-S", "-B", f"{_INSIDE}/judged.py", json.dumps(config)]
+            argv = [python, "-I", "-S", "-B", "-c", BOOTSTRAP, _INSIDE, json.dumps(config)]
             return self.sandbox.command(argv), self.sandbox.popen_options()
         self.staging = tempfile.mkdtemp(prefix="course-judged-")
         site = os.path.join(self.staging, "site")
         os.mkdir(site)
-        for name in HARNESS:
-            shutil.copy(_HERE / name, os.path.join(self.staging, name))
+        os.mkdir(os.path.join(self.staging, "harness"))
+        for path in _harness_files():
+            shutil.copy(path, os.path.join(self.staging, "harness", path.name))
         for entry in entries:
             os.symlink(entry, os.path.join(site, os.path.basename(entry)))
         config = {"path": [site], "preload": list(self.allowed), "threads": _threads()}
-        argv = [python, "-I", "-S", "-B", os.path.join(self.staging, "judged.py"), json.dumps(config)]
+        argv = [python, "-I", "-S", "-B", "-c", BOOTSTRAP, self.staging, json.dumps(config)]
         return argv, {"start_new_session": True, "cwd": self.staging}
 
     def start(self) -> None:
@@ -316,27 +266,16 @@ class JudgedProcess:
             raise JudgedFailure(self._why_ended()) from None
 
     def _receive(self, timeout: float):
-        fd = self.process.stdout.fileno()
-        end = time.monotonic() + max(0.0, timeout)
-
-        def read_exactly(n: int) -> bytes:
-            chunks, left = [], n
-            while left:
-                wait = end - time.monotonic()
-                ready = select.select([fd], [], [], max(0.0, wait))[0] if wait > 0 else []
-                if not ready:
-                    self.ended = "timeout"
-                    self.stop()
-                    raise JudgedFailure("timeout")
-                chunk = os.read(fd, min(left, 1 << 20))
-                if not chunk:
-                    raise JudgedFailure(self._why_ended())
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
-
+        read_exactly = exact_reader(self.process.stdout.fileno(),
+                                    time.monotonic() + max(0.0, timeout))
         try:
             return wire.read_message(read_exactly, REPLY_BYTES, REPLY_HEADER)
+        except TimeoutError:
+            self.ended = "timeout"
+            self.stop()
+            raise JudgedFailure("timeout") from None
+        except EOFError:
+            raise JudgedFailure(self._why_ended()) from None
         except wire.WireError as error:
             self.ended = f"garbage ({error})"
             self.stop()
@@ -385,27 +324,12 @@ class RemoteTarget:
     where = "by the judge"
 
     def _outcome(self, reply, function: str, task: Task | None = None) -> Outcome:
-        if not isinstance(reply, dict):
-            return Outcome("failed", error="The judged process sent an unexpected reply.")
-        if "value" in reply or "result" in reply:
-            after = reply.get("args_after", [])
-            counted = reply.get("counted", 0)
-            return Outcome("ok", value=reply.get("value", reply.get("result")),
-                           args_after=after if isinstance(after, list) else [],
-                           counted=counted if type(counted) is int else 0)
-        if "raised" in reply:
-            return Outcome("raised", error=str(reply["raised"])[:4000] + self._absent(reply))
-        if "forbidden" in reply:
-            return Outcome("forbidden", error=str(reply["forbidden"])[:2000])
-        if "missing" in reply:
-            return Outcome("missing", error=self._missing(function))
-        if "missing_helper" in reply:
-            return Outcome("missing", error=helper_missing(task.name if task else function,
-                                                           str(reply["missing_helper"])))
-        if "unsendable" in reply:
-            return Outcome("failed", error=f"Your function returned something that is not plain "
-                                           f"data ({reply['unsendable']}).")
-        return Outcome("failed", error="The judged process sent an unexpected reply.")
+        found = outcome(reply, task, function)
+        if found.kind == "raised":
+            found.error += self._absent(reply)
+        elif found.kind == "missing" and isinstance(reply, dict) and "missing" in reply:
+            found.error = self._missing(function)
+        return found
 
     def _absent(self, reply: dict) -> str:
         """Why a name is undefined when its import failed in the judged process."""

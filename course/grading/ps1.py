@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Case, Mistake, make, pair
-from .engine import ArrayResult, CaseTask, IntResult, task
+from .engine import ArrayResult, CaseTask, IntResult, problem_set
 from .references import (FLIPPED, attempt, conv2d_1ch, correlate_reference, f64, ops,
                          out_size, size_formula, torch_reference)
+
+task = problem_set("ps1")
 
 __all__ = ["check_convolve1d", "check_correlate1d", "check_correlate2d",
            "check_correlate2d_general", "check_correlate2d_strided", "check_output_size",

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Case, Mistake, make, pair
-from .engine import ArrayResult, CaseTask, IntResult, task
+from .engine import ArrayResult, CaseTask, IntResult, problem_set
 from .references import FLIPPED, attempt, f64, ops, out_size, size_formula, torch_reference
+
+task = problem_set("ps2")
 
 __all__ = ["check_avg_pool2d", "check_conv2d", "check_max_pool2d", "check_num_conv_parameters",
            "check_receptive_field"]

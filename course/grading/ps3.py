@@ -1,7 +1,7 @@
 """Problem set 3, convolution as a matrix product and backpropagation: ``source/ps3``'s tasks.
 
 ``numerical_gradient`` and ``gradient_check`` take callables: the judge hands them
-functions of :mod:`.catalogue` by name, never code.
+functions of :mod:`.harness.catalogue` by name, never code.
 """
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import catalogue, wire
+from .harness import catalogue, wire
 from .cases import Case, Mistake, make, pair
-from .engine import ArrayResult, ArraysResult, CaseTask, EstimateResult, task
+from .engine import ArrayResult, ArraysResult, CaseTask, EstimateResult, problem_set
 from .ps2 import Conv2d, conv2d_mistakes, six_by_six_example
 from .references import FLIPPED, attempt, f64, ops, out_size, size_formula, torch_reference
+
+task = problem_set("ps3")
 
 __all__ = ["check_conv2d_backward", "check_conv2d_matmul", "check_conv_matrix_1d",
            "check_conv_matrix_2d", "check_conv_transpose2d", "check_gradient_check",

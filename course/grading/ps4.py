@@ -38,9 +38,13 @@ import math
 
 import numpy as np
 
-from . import catalogue, heldout, wire
+from . import heldout
+from . import references as refs
+from .harness import catalogue, wire
 from .cases import Case, Mistake
-from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, task
+from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, problem_set
+
+task = problem_set("ps4")
 
 __all__ = ["EXPERIMENT_KEYS", "NUM_PARAMETERS", "REQUIRED_ACCURACY", "SPEC", "check_early_stopping",
            "check_evaluate", "check_experiment", "check_lenet5", "check_train_epoch",
@@ -82,28 +86,8 @@ class TorchTask(Task):
     forbidden = (("course.models", "*"), ("torchvision", "*"))
     advice = ADVICE
 
-    def fail(self, hidden: bool, label: str, problem: str) -> Verdict:
-        which = "hidden" if hidden else "visible"
-        return Verdict(False, f"{self.name}: {which} check failed -- {label}.\n{problem}")
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
-def _digits():
-    """The small 8x8 digits: the judge's small CNN trains and evaluates on them."""
-    from course import data
-
-    return data.digits()
-
-
-def _mnist():
-    from course import data
-
-    return data.mnist()
 
 
 def close(a: float, b: float, rtol=RTOL, atol=ATOL) -> bool:
@@ -112,13 +96,13 @@ def close(a: float, b: float, rtol=RTOL, atol=ATOL) -> bool:
 
 def _images(rng, n: int) -> np.ndarray:
     """n real digits (n, 1, 32, 32) drawn from the training split."""
-    x = _mnist().x_train
+    x = refs.mnist().x_train
     return x[np.array(rng.ints(0, len(x) - 1, n))].copy()
 
 
 def reference_lenet(num_classes: int = 10):
     """The judge's own LeNet-5 of the specification."""
-    nn = _torch().nn
+    nn = refs.torch().nn
     return nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -145,11 +129,6 @@ def lenet_from(module: wire.Module, num_classes: int = 10):
         return None, f"its weights do not fit LeNet-5: {problem}."
     return net.eval(), None
 
-
-def _device():
-    from course.ops.pytorch import device
-
-    return device()
 
 
 # --------------------------------------------------------------------------------------
@@ -303,7 +282,7 @@ class LeNet5(TorchTask):
         main = [{"x": _images(rng, 4), "mode": "eval", "trace": True}]
         builds = [{"kwargs": {}, "seed": 0, "label": "LeNet5()", "n": 4, "classes": 10,
                    "runs": main}]
-        torch = _torch()
+        torch = refs.torch()
         weights_rng = rng.child("weights")
         torch.manual_seed(weights_rng.ints(0, 2**31, 1)[0])
         reference = reference_lenet(10).eval()
@@ -477,13 +456,13 @@ class Setup:
     """One case: fresh digits, the small CNN's initial weights, optimizer and seed."""
 
     def __init__(self, rng, label, count, batch_size, optimizer, device="cpu"):
-        x, y = _digits()[:2]
+        x, y = refs.digits()[:2]
         self.index = np.array(sorted(rng.ints(0, len(x) - 1, count)))
         self.x, self.y = x[self.index], y[self.index]
         self.label, self.count, self.batch_size = label, count, batch_size
         self.optimizer, self.device = optimizer, device
         self.seed = rng.ints(0, 2**31, 1)[0]
-        torch = _torch()
+        torch = refs.torch()
         torch.manual_seed(self.seed)
         self.state = [(n, t.detach().numpy().copy())
                       for n, t in catalogue.small_net().state_dict().items()]
@@ -498,14 +477,14 @@ class Setup:
         return model.to(self.device)
 
     def loader(self):
-        torch = _torch()
+        torch = refs.torch()
         return catalogue.Loader(torch.as_tensor(self.x).to(self.device),
                                 torch.as_tensor(self.y).to(self.device), self.batch_size)
 
 
 def reference_epoch(setup: Setup, *, zero_grad=True, train=True, softmax=False, step=True):
     """The judge's loop (and its typical wrong variants): (parameters, [(loss, n), ...])."""
-    torch = _torch()
+    torch = refs.torch()
     F = torch.nn.functional
     model = setup.model()
     optimizer = catalogue.make_optimizer(setup.optimizer, model.parameters())
@@ -641,7 +620,7 @@ class Evaluate(TorchTask):
     """``evaluate(model, loader, device) -> accuracy`` against the judge's count."""
 
     def judge(self, target, rng, hidden):
-        torch = _torch()
+        torch = refs.torch()
         setups = [Setup(rng, "64 images in 4 batches of 16", 64, 16, "sgd")]
         if hidden:
             setups += [Setup(rng, "90 images in batches of 32, 32 and 26", 90, 32, "sgd"),
@@ -651,7 +630,7 @@ class Evaluate(TorchTask):
             # train the small CNN a little so that its predictions are not all alike
             trained = setup.model()
             optimizer = catalogue.make_optimizer(setup.optimizer, trained.parameters())
-            x, y = _digits()[:2]
+            x, y = refs.digits()[:2]
             torch.manual_seed(setup.seed)
             trained.train()
             for start in range(0, 300, 30):
@@ -726,8 +705,8 @@ class Evaluate(TorchTask):
 # --------------------------------------------------------------------------------------
 # Part 3: the trained model
 def _evaluate_lenet(net, x, y, batch_size=512):
-    torch = _torch()
-    dev = _device()
+    torch = refs.torch()
+    dev = refs.device()
     net = net.to(dev)
     correct, scores = 0, []
     with torch.no_grad():
@@ -886,8 +865,8 @@ class Experiment(TorchTask):
         net, problem = lenet_from(es_model)
         if problem:
             return self.fail(hidden, "es_model", problem)
-        torch = _torch()
-        digits = _mnist()
+        torch = refs.torch()
+        digits = refs.mnist()
         x, y = digits.x_val[:VALIDATION], digits.y_val[:VALIDATION]
         _, scores, device = _evaluate_lenet(net, x, y)
         labels = torch.as_tensor(y)

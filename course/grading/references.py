@@ -24,6 +24,34 @@ def ops():
     return course.ops
 
 
+def torch():
+    """PyTorch, imported when a task first needs it (the judge's process only)."""
+    import torch as module
+
+    return module
+
+
+def device():
+    """Where the references run: CUDA with TF32 off when there is a GPU, else the CPU."""
+    from course.ops.pytorch import device as find
+
+    return find()
+
+
+def mnist():
+    """The course's real MNIST digits (:func:`course.data.mnist`)."""
+    from course import data
+
+    return data.mnist()
+
+
+def digits():
+    """scikit-learn's small 8x8 digits (:func:`course.data.digits`)."""
+    from course import data
+
+    return data.digits()
+
+
 def torch_reference(name: str, *args, **kwargs):
     """(value, "PyTorch float64 on <device>") of ``course.ops.pytorch.reference``."""
     from course.ops.pytorch import reference

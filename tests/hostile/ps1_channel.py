@@ -8,7 +8,7 @@ def output_size(n, k, s=1, p=0, d=1):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 import os, struct
-from course.grading import wire
+from course.grading.harness import wire
 forged = wire.dumps({{"cell": {{"index": 0, "status": "ok", "execution_count": 1,
                               "outputs": [{{"output_type": "stream", "name": "stdout",
                                            "text": "FORGED" + "BY THE KERNEL"}}]}}}})

@@ -10,9 +10,9 @@ CELLS = {"output_size": '''
 def output_size(n, k, s=1, p=0, d=1):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
-import numpy, IPython, course.grading.wire
+import numpy, IPython, course.grading.harness.wire
 print("numpy from", numpy.__file__)
-print("course from", course.grading.wire.__file__)
+print("course from", course.grading.harness.wire.__file__)
 '''}
 EXPECT = {}
 MESSAGES = ["numpy from /", "course from /"]

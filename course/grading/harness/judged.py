@@ -1,9 +1,10 @@
 """The judged process: it rebuilds a student's definitions and calls them for the judge.
 
-Started by :mod:`.judge` as ``python -I -S -B judged.py CONFIG`` inside a sandbox whose
-Python sees only the standard library and the packages the task allows (NumPy; for
-PyTorch exercises, PyTorch). It speaks :mod:`wire` messages: requests on stdin,
-replies on the stream that was stdout; the student's own prints go nowhere.
+Started by :mod:`course.grading.judge` inside a sandbox whose Python sees only the
+standard library, this package (as the top-level package ``harness``) and the packages
+the task allows (NumPy; for PyTorch exercises, PyTorch): ``python -I -S -B -c
+BOOTSTRAP CONFIG`` (see :data:`BOOTSTRAP`). It speaks :mod:`.wire` messages: requests
+on stdin, replies on the stream that was stdout; the student's own prints go nowhere.
 
 Requests
 --------
@@ -14,12 +15,9 @@ Requests
     statement that fails is skipped. Before each statement it sends
     ``{"at": [index, statement]}``, so that the judge can skip a statement that ends
     the process. Replies ``{"defined": [...], "failed": [...]}``.
-``{"op": "call", "function": name, "args": [...], "kwargs": {...}, "guard": [...],
-"count": name}``
-    Calls a function of the namespace. Replies ``{"value": ...,
-    "args_after": [...]}`` or ``{"raised": text, "type": name}`` or ``{"missing": text}``.
-``{"op": "procedure", "name": ..., "function": ..., "data": {...}}``
-    Runs a :data:`catalogue.PROCEDURES` entry on a student's function or class.
+``{"op": "call", ...}``, ``{"op": "procedure", ...}``
+    Calls a function of the namespace, or runs a :data:`.catalogue.PROCEDURES` entry on
+    one; the request and its reply are those of :mod:`.protocol`.
 
 Everything sent back is plain data (see :mod:`wire`); what the judge does with it is
 decided in the judge's own process.
@@ -32,16 +30,17 @@ import json
 import os
 import sys
 
+from .launch import apply_rlimits
+
+BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from harness.judged import main; main()"
+"""The program ``python -c`` runs: the folder that holds ``harness/`` comes as its first
+argument, the configuration (JSON) as its second."""
+
 
 def _setup(config: dict):
     for path in config.get("path", []):
         if path not in sys.path:
             sys.path.append(path)
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    from launch import apply_rlimits
-
     apply_rlimits(config.get("rlimits", {}))
     for name in config.get("preload", []):
         try:
@@ -75,11 +74,12 @@ def _plain_target(target) -> bool:
 
 
 class Server:
-    def __init__(self, out):
-        import catalogue
-        import wire
+    """Answers the judge's requests from one namespace of the student's definitions."""
 
-        self.wire, self.catalogue, self.out = wire, catalogue, out
+    def __init__(self, out):
+        from . import protocol, wire  # NumPy is importable only once _setup has run
+
+        self.protocol, self.wire, self.out = protocol, wire, out
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
 
     def send(self, value) -> None:
@@ -115,71 +115,11 @@ class Server:
                 defined += _names(statement)
         return {"defined": sorted(set(defined)), "failed": failed}
 
-    def _decode_args(self, values):
-        out = []
-        for value in values:
-            out.append(self.catalogue.build(value) if isinstance(value, self.wire.Function) else value)
-        return out
-
     def call(self, request: dict) -> dict:
-        name = request["function"]
-        fn = self.namespace.get(name)
-        if fn is None:
-            return {"missing": f"`{name}` is not defined"}
-        if not callable(fn):
-            return {"missing": f"`{name}` is a {type(fn).__name__}, not a function"}
-        args = self._decode_args(request.get("args", []))
-        kwargs = dict(zip(request.get("kwargs", {}).keys(),
-                          self._decode_args(request.get("kwargs", {}).values())))
-        counted = [0]
-        helper = request.get("count")
-        original = self.namespace.get(helper) if helper else None
-        if helper and not callable(original):
-            return {"missing_helper": helper}
-        if helper and callable(original):
-            def counting(*a, **k):
-                counted[0] += 1
-                return original(*a, **k)
-
-            self.namespace[helper] = counting
-        import guard
-
-        try:
-            value, refused = guard.guarded_call(
-                request.get("task", name), fn, args, kwargs,
-                extra=[tuple(p) for p in request.get("guard", [])],
-                libraries=request.get("libraries", True),
-                advice=request.get("advice"))
-        except BaseException as error:  # noqa: BLE001 - the student's exception is data
-            return {"raised": self.catalogue.describe_error(error)[:4000],
-                    "type": type(error).__name__, "counted": counted[0]}
-        finally:
-            if helper and callable(original):
-                self.namespace[helper] = original
-        if refused is not None:
-            return {"forbidden": refused, "counted": counted[0]}
-        after = [a for a in args if hasattr(a, "shape") and hasattr(a, "dtype")]
-        return {"value": value, "args_after": after, "counted": counted[0]}
+        return self.protocol.call(self.namespace, request)
 
     def procedure(self, request: dict) -> dict:
-        function = request["function"]
-        if function not in self.namespace:
-            return {"missing": f"`{function}` is not defined"}
-        name = request["name"]
-        import guard
-
-        try:
-            result, refused = guard.guarded_call(
-                request.get("task", function), self.catalogue.PROCEDURES[name],
-                (self.namespace, function, request["data"]), {},
-                extra=[tuple(p) for p in request.get("guard", [])],
-                libraries=request.get("libraries", True), advice=request.get("advice"))
-        except BaseException as error:  # noqa: BLE001
-            return {"raised": self.catalogue.describe_error(error)[:4000],
-                    "type": type(error).__name__}
-        if refused is not None:
-            return {"forbidden": refused}
-        return {"result": result}
+        return self.protocol.procedure(self.namespace, request)
 
     def serve(self, read_exactly) -> None:
         while True:
@@ -209,7 +149,7 @@ def _names(statement) -> list[str]:
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    config = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     # the protocol keeps the original stdout; the student's prints go to /dev/null
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
     requests = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -217,21 +157,8 @@ def main() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     _setup(config)
-
-    def read_exactly(n: int) -> bytes:
-        chunks, left = [], n
-        while left:
-            chunk = requests.read(left)
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+    from .protocol import exact_reader
 
     server = Server(protocol)
     server.send({"ready": True})
-    server.serve(read_exactly)
-
-
-if __name__ == "__main__":
-    main()
+    server.serve(exact_reader(requests.fileno()))

@@ -25,10 +25,7 @@ import traceback
 
 import numpy as np
 
-try:  # loaded as a package module by the judge, as a plain module in the judged process
-    from . import wire
-except ImportError:  # pragma: no cover - the judged process
-    import wire
+from . import wire
 
 __all__ = ["FUNCTIONS", "PROCEDURES", "build", "student_line"]
 
