@@ -15,8 +15,8 @@ detector:
 
 :func:`digit_canvas` makes the test images: real MNIST digits placed at random,
 non-overlapping places on a larger blank canvas, with their true boxes and labels.
-:func:`label_windows` gives windows the training labels R-CNN gives its proposals (the
-class of the object they overlap well, background when they overlap nothing).
+:func:`label_windows` gives windows training labels in the way of R-CNN (the class of
+the object they overlap well, background when they overlap little; see its Notes).
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels, ``x`` the column and ``y`` the row, with
 ``x0, y0`` included and ``x1, y1`` excluded, as in the slice ``image[y0:y1, x0:x1]``:
@@ -355,9 +355,11 @@ def label_windows(windows, true_boxes, true_labels, *, positive: float = 0.5,
 
     Notes
     -----
-    R-CNN labels its proposals this way for training (positive from IoU 0.5); windows that
-    show only part of a digit become background, so the classifier learns to fire on
-    well-centred digits only.
+    The two thresholds mix two of R-CNN's rules: its fine-tuning counts a proposal as
+    positive from IoU 0.5, and its per-class SVMs take proposals below IoU 0.3 as
+    negatives (those in between are left out). Faster R-CNN's region-proposal network uses
+    0.7 and 0.3. Windows that show only part of a digit become background or are left out,
+    so the classifier learns to fire on well-centred digits only.
 
     Examples
     --------

@@ -119,8 +119,8 @@ class LeNet5(nn.Module):
     (MNIST's 28x28 digits padded by 2). Two 5x5 valid convolutions and two 2x2
     poolings shrink 32 -> 28 -> 14 -> 10 -> 5; on an 8x8 image the second
     convolution would not fit. Upsampling (rather than padding every layer) keeps
-    the layer sizes and the classic parameter count of 61,706, so the numbers
-    match the literature and notebook 05's hand computation:
+    the layer sizes and the 61,706 parameters of LeNet-5's usual modern form, so
+    the numbers match textbooks and notebook 05's hand computation:
 
     ======  =================  ================  ======================
     layer   operation          output shape      parameters
@@ -136,8 +136,12 @@ class LeNet5(nn.Module):
 
     The original used scaled tanh units and trainable average-pooling
     ("subsampling"); this version uses ReLU and max-pooling, the modern default,
-    which trains faster. The 84-dimensional output of F6 is the embedding that
-    notebook 07 uses for image search.
+    which trains faster. The 1998 network had 60,000 trainable parameters: its
+    C3 connected each of its 16 maps to only some of S2's six (1,516 parameters
+    instead of 2,416), S2 and S4 had a trainable coefficient and bias per map
+    (12 and 32), and its output layer held fixed RBF units, not a trained dense
+    layer. The 84-dimensional output of F6 is the embedding that notebook 07
+    uses for image search.
 
     Examples
     --------
@@ -197,9 +201,11 @@ class AlexNet(nn.Module):
     Notes
     -----
     The listing uses 64 filters of 11x11 with stride 4 and padding 2 in the first
-    layer; the 2012 paper had 96 filters (split over two GPUs) and the ``227 - 11``
-    arithmetic without padding. On a 224x224 input both give 55x55 feature maps:
-    ``floor((224 + 2*2 - 11) / 4) + 1 = 55`` and ``(227 - 11) / 4 + 1 = 55``.
+    layer; the 2012 paper had 96 filters (split over two GPUs), no padding, and
+    states 224x224 input images with 55x55 maps after the first layer. Without
+    padding, 224 does not give 55: ``(224 - 11) / 4 + 1 = 54.25``; 227 is the
+    size that makes the arithmetic exact, ``(227 - 11) / 4 + 1 = 55``. The
+    listing gets 55 from 224 with its padding: ``floor((224 + 2*2 - 11) / 4) + 1 = 55``.
     Shapes for ``(N, 3, 224, 224)``: 64x55x55 -> pool 27 -> 192x27x27 -> pool 13
     -> 384x13x13 -> 256x13x13 -> 256x13x13 -> pool 6 -> adaptive average pool
     6x6 -> 9216 -> 4096 -> 4096 -> ``num_classes``. With 1000 classes it has
@@ -352,16 +358,18 @@ class History:
     """What :func:`fit` measured after each epoch.
 
     ``train_loss``/``train_acc``: mean cross-entropy and accuracy over the epoch's
-    mini-batches (with dropout and augmentation active); ``test_loss``/``test_acc``:
-    on the held-out set in evaluation mode; ``seconds``: wall time of each epoch.
-    ``best_epoch`` is the (0-based) epoch with the lowest held-out loss;
-    ``stopped_early`` says whether the patience ran out.
+    mini-batches (with dropout and augmentation active); ``val_loss``/``val_acc``:
+    on the validation pair given to :func:`fit`, in evaluation mode, at the end of
+    the epoch; ``seconds``: wall time of each epoch. ``best_epoch`` is the
+    (0-based) epoch with the lowest validation loss; ``stopped_early`` says
+    whether the patience ran out. The test set is not seen during training:
+    measure it once, at the end, with :func:`accuracy`.
     """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
@@ -417,7 +425,7 @@ def random_shift(max_shift: int = 1) -> Callable[[torch.Tensor, torch.Generator]
 def fit(
     model: nn.Module,
     train: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor],
-    test: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor],
+    val: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor],
     *,
     epochs: int,
     lr: float,
@@ -439,9 +447,11 @@ def fit(
     ----------
     model : nn.Module
         Maps images ``(N, C, H, W)`` to scores ``(N, K)``; trained in place.
-    train, test : (x, y) pairs
-        ``x`` of shape (N, C, H, W), ``y`` integer labels of shape (N,). ``test``
-        is evaluated after every epoch (use a validation split for early stopping).
+    train, val : (x, y) pairs
+        ``x`` of shape (N, C, H, W), ``y`` integer labels of shape (N,). ``val``,
+        the validation split, is evaluated after every epoch (``History.val_loss``,
+        ``History.val_acc``) and decides early stopping and ``best_epoch``; keep
+        the test set out of it, to be measured once after training.
     epochs : int, keyword-only
         Maximum number of passes over ``train``.
     lr : float, keyword-only
@@ -453,11 +463,15 @@ def fit(
     momentum : float, keyword-only
         Momentum of SGD.
     weight_decay : float, keyword-only
-        L2 penalty coefficient, added to the gradient by the optimizer.
+        L2 regularisation: the optimizer adds ``weight_decay * p`` to the gradient of
+        every parameter ``p``, biases included, which is the gradient of the penalty
+        ``(weight_decay / 2) * sum p**2`` added to the loss. With Adam that gradient
+        is then rescaled per parameter like the rest (coupled L2, not AdamW's
+        decoupled decay).
     l1 : float, keyword-only
         L1 penalty ``l1 * sum |w|`` over all weights (not biases), added to the loss.
     patience : int or None, keyword-only
-        Early stopping: stop when the held-out loss has not improved for
+        Early stopping: stop when the validation loss has not improved for
         ``patience`` epochs, and restore the weights of the best epoch.
     schedule : {'constant', 'cosine'}, keyword-only
         Keep the learning rate, or decay it along a half cosine to 0 over ``epochs``
@@ -485,7 +499,7 @@ def fit(
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
     x_train, y_train = _as_pair(train, "train")
-    x_test, y_test = _as_pair(test, "test")
+    x_val, y_val = _as_pair(val, "val")
     _check_positive(epochs, "epochs")
     _check_positive(batch_size, "batch_size")
     if not lr > 0:
@@ -504,7 +518,7 @@ def fit(
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     x_train, y_train = x_train.to(device), y_train.to(device)
-    x_test, y_test = x_test.to(device), y_test.to(device)
+    x_val, y_val = x_val.to(device), y_val.to(device)
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     else:
@@ -542,14 +556,14 @@ def fit(
             scheduler.step()
         history.train_loss.append(total_loss / len(x_train))
         history.train_acc.append(total_correct / len(x_train))
-        test_loss, test_acc = _evaluate(model, x_test, y_test, batch_size=1024)
-        history.test_loss.append(test_loss)
-        history.test_acc.append(test_acc)
+        val_loss, val_acc = _evaluate(model, x_val, y_val, batch_size=1024)
+        history.val_loss.append(val_loss)
+        history.val_acc.append(val_acc)
         history.seconds.append(time.perf_counter() - start)
         if progress:
-            epoch_iter.set_postfix(loss=f"{history.train_loss[-1]:.3f}", test_acc=f"{test_acc:.3f}")
-        if test_loss < best_loss:
-            best_loss, waited, history.best_epoch = test_loss, 0, epoch
+            epoch_iter.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{val_acc:.3f}")
+        if val_loss < best_loss:
+            best_loss, waited, history.best_epoch = val_loss, 0, epoch
             if patience is not None:
                 best_state = copy.deepcopy(model.state_dict())
         else:

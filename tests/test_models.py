@@ -163,9 +163,9 @@ def test_short_training_run_beats_chance(digits):
     history = models.fit(model, (digits.x_train, digits.y_train), (digits.x_test, digits.y_test),
                          epochs=2, lr=3e-3, batch_size=32, device="cpu", progress=False)
     assert history.epochs == 2
-    assert history.test_acc[-1] > 0.5                      # chance is 0.1
+    assert history.val_acc[-1] > 0.5                      # chance is 0.1
     assert history.train_loss[-1] < history.train_loss[0] < np.log(10) + 0.1
-    assert models.accuracy(model, digits.x_test, digits.y_test) == pytest.approx(history.test_acc[-1])
+    assert models.accuracy(model, digits.x_test, digits.y_test) == pytest.approx(history.val_acc[-1])
     assert len(history.seconds) == 2 and history.device == "cpu"
 
 
@@ -179,7 +179,7 @@ def test_fit_is_reproducible_with_a_seed(digits):
                                epochs=2, lr=1e-3, batch_size=50, optimizer="sgd", device="cpu",
                                seed=3, progress=False, augment=models.random_shift(1)))
     assert runs[0].train_loss == runs[1].train_loss
-    assert runs[0].test_acc == runs[1].test_acc
+    assert runs[0].val_acc == runs[1].val_acc
 
 
 def test_lenet5_reaches_97_percent_on_the_digits(digits):
@@ -189,7 +189,7 @@ def test_lenet5_reaches_97_percent_on_the_digits(digits):
     history = models.fit(model, (digits.x_train, digits.y_train), (digits.x_test, digits.y_test),
                          epochs=30, lr=2e-3, batch_size=32, schedule="cosine",
                          augment=models.random_shift(1), device="cpu", seed=0, progress=False)
-    assert history.test_acc[-1] >= 0.97
+    assert history.val_acc[-1] >= 0.97
     assert sum(history.seconds) < 120
 
 
@@ -203,7 +203,7 @@ def test_early_stopping_restores_the_best_weights(digits):
     assert history.epochs == history.best_epoch + 1 + 3
     restored_loss = nn.functional.cross_entropy(
         model(torch.tensor(val[0])), torch.tensor(val[1])).item()
-    assert restored_loss == pytest.approx(min(history.test_loss), rel=1e-4)
+    assert restored_loss == pytest.approx(min(history.val_loss), rel=1e-4)
 
 
 def test_l1_penalty_shrinks_weights(digits):
@@ -215,6 +215,50 @@ def test_l1_penalty_shrinks_weights(digits):
                    epochs=20, lr=1e-2, batch_size=50, l1=l1, device="cpu", progress=False)
         norms[l1] = model[1].weight.abs().sum().item()
     assert norms[1e-3] < 0.8 * norms[0.0]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_decay_is_the_gradient_of_half_lambda_times_the_squared_parameters(digits, optimizer):
+    """What notebook 06 states: weight_decay=lam adds lam * p to every gradient, biases included,
+    which is one step on the loss plus (lam / 2) * sum p**2 over all parameters."""
+    lam, x, y = 0.1, digits.x_train[:40], digits.y_train[:40]
+    models.seed_everything(0)
+    decayed = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
+    penalised = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
+    penalised.load_state_dict(decayed.state_dict())
+    # one epoch of one full batch: the shuffle order does not change the mean loss
+    models.fit(decayed, (x, y), (x, y), epochs=1, lr=0.05, batch_size=len(x), optimizer=optimizer,
+               momentum=0.0, weight_decay=lam, device="cpu", progress=False)
+    make = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    opt = make(penalised.parameters(), lr=0.05)
+    loss = nn.functional.cross_entropy(penalised(torch.tensor(x)), torch.tensor(y))
+    (loss + lam / 2 * sum((p ** 2).sum() for p in penalised.parameters())).backward()
+    opt.step()
+    for (name, a), b in zip(decayed.named_parameters(), penalised.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    # the biases decay too: without their share of the penalty the steps differ
+    models.seed_everything(0)
+    fresh = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
+    opt = make(fresh.parameters(), lr=0.05)
+    loss = nn.functional.cross_entropy(fresh(torch.tensor(x)), torch.tensor(y))
+    (loss + lam / 2 * sum((p ** 2).sum() for n, p in fresh.named_parameters() if "bias" not in n)).backward()
+    opt.step()
+    assert not torch.allclose(fresh[1].bias, decayed[1].bias, rtol=1e-5, atol=1e-6)
+
+
+def test_history_and_progress_bar_name_the_validation_split(digits, capsys):
+    """fit's second pair is the validation split: History says val_*, so does the bar."""
+    import dataclasses
+    import inspect
+
+    assert list(inspect.signature(models.fit).parameters)[:3] == ["model", "train", "val"]
+    fields = {f.name for f in dataclasses.fields(models.History)}
+    assert {"val_loss", "val_acc"} <= fields and not {"test_loss", "test_acc"} & fields
+    models.fit(models.SimpleCNN(), (digits.x_train[:20], digits.y_train[:20]),
+               (digits.x_train[20:40], digits.y_train[20:40]), epochs=1, lr=1e-3, batch_size=10,
+               device="cpu", progress=True)
+    bar = capsys.readouterr().err
+    assert "val_acc=" in bar and "test" not in bar
 
 
 @pytest.mark.parametrize(

@@ -113,25 +113,47 @@ net_iou, threshold_iou = mask_iou(predicted, y_test), mask_iou(x_test[:, 0] > be
 assert abs(net_iou - 0.87) < 0.015 and abs(threshold_iou - 0.73) < 0.015, (net_iou, threshold_iou)
 assert mask_iou(canvas_mask, canvas.image > 0.5) > 0.8
 assert (evals[0] - evals[1]).abs().max().item() == 0 and (trains[0] - trains[1]).abs().max().item() > 0.05
+# LeNet-5 of 1998, and the transposed convolution as a convolution of the dilated input
+assert c3_1998 == 1_516 and lenet_1998 == 60_000
+assert np.array_equal(via_dilation[0, 0], ops.conv_transpose2d(small[None, None], k22[None, None], stride=2)[0, 0])
+assert np.allclose(weight_grad_by_dilation, grad_w)
+# the losses made for segmentation, on the notebook's own predictions
+assert abs(digit_share - 0.104) < 0.002 and abs(pixel_loss.mean().item() - 0.035) < 0.005, (digit_share, pixel_loss.mean())
+assert abs(class_loss[0] - 0.02) < 0.005 and abs(class_loss[1] - 0.18) < 0.02 and class_loss[1] > 5 * class_loss[0], class_loss
+assert abs(weighted_loss - np.mean(class_loss)) < 1e-4 and abs(weighted_loss - 0.10) < 0.01, weighted_loss
+assert abs(soft_dice - 0.90) < 0.015 and abs(soft_iou - 0.815) < 0.02 and soft_dice < hard_dice, (soft_dice, soft_iou)
+assert abs(hard_iou - net_iou) < 1e-5 and abs(hard_dice - 2 * hard_iou / (1 + hard_iou)) < 1e-6
+""",
+    "04": """
+# the message-passing maze: the layer at which a cell lights up is its breadth-first distance
+assert np.array_equal(distance, bfs) and distance.max() == 32 and distance[0, 0] == 32 and start[0] + start[1] == 8
 """,
     "06": """
 # the numbers and the reading of the curves that the text states
 assert abs(test_accuracy - 0.979) <= 0.003, test_accuracy
 if history.device == "cpu":
     assert seconds < 60, f"training LeNet-5 took {seconds:.0f} s; the notebook promises under a minute"
-assert history.train_loss[0] > history.test_loss[0] and history.train_acc[0] < history.test_acc[0]
-assert abs(history.train_loss[0] - 1.30) < 0.05 and abs(history.test_loss[0] - 0.45) < 0.05
+assert history.train_loss[0] > history.val_loss[0] and history.train_acc[0] < history.val_acc[0]
+assert abs(history.train_loss[0] - 1.30) < 0.05 and abs(history.val_loss[0] - 0.45) < 0.05
 assert 10 <= crossing <= 20, crossing
-assert history.train_loss[-1] < 0.01 and abs(history.test_loss[-1] - 0.02) < 0.01
-assert history.train_acc[-1] > history.test_acc[-1] and abs(history.test_acc[-1] - 0.99) < 0.01
-assert history.test_acc[2] > 0.95
+assert history.train_loss[-1] < 0.01 and abs(history.val_loss[-1] - 0.02) < 0.01
+assert history.train_acc[-1] > history.val_acc[-1] and abs(history.val_acc[-1] - 0.99) < 0.01
+assert history.val_acc[2] > 0.95
 base, shifts = results["no remedy"], results["augmentation (shifts <= 2)"]
-assert base.best_epoch + 1 == 11 and base.test_loss[-1] > min(base.test_loss) + 0.1
-assert abs(base.test_acc[-1] - 0.82) < 0.01 and base.train_acc[-1] == 1.0
+assert base.best_epoch + 1 == 11 and base.val_loss[-1] > min(base.val_loss) + 0.1
+assert abs(base.val_acc[-1] - 0.82) < 0.01 and base.train_acc[-1] == 1.0
 for name in ("L2 (weight decay 1e-2)", "L1 (3e-4)"):
-    assert results[name].test_loss[-1] < base.test_loss[-1] - 0.05 and abs(results[name].test_acc[-1] - base.test_acc[-1]) < 0.03
-assert abs(results["dropout 0.5"].test_loss[-1] - base.test_loss[-1]) < 0.02
-assert shifts.test_acc[-1] > base.test_acc[-1] + 0.04 and shifts.test_loss[-1] == min(r.test_loss[-1] for r in results.values())
+    assert results[name].val_loss[-1] < base.val_loss[-1] - 0.05 and abs(results[name].val_acc[-1] - base.val_acc[-1]) < 0.03
+assert abs(results["dropout 0.5"].val_loss[-1] - base.val_loss[-1]) < 0.02
+assert shifts.val_acc[-1] > base.val_acc[-1] + 0.04 and shifts.val_loss[-1] == min(r.val_loss[-1] for r in results.values())
+# cross-entropy's details, backpropagation by hand, weight decay
+assert not mistakes.requires_grad and abs(f_grid[expected_loss.argmin()] - q) < 1e-9 and bool(np.all(ce_bits >= zero_one))
+assert f_20.item() == 1.0 and xor_losses[0] == xor_losses[1] < 1e-4 and abs(xor_losses[2] - 5.00) < 0.005, xor_losses
+assert abs(bp_loss - 0.4555) < 1e-4 and abs(delta2[0] + 0.3659) < 1e-4 and abs(bp_loss_after - 0.3424) < 1e-4
+assert abs(f_out[0] - 0.634) < 5e-4 and all(np.allclose(params[n].grad.numpy(), g) for n, g in bp_grads.items())
+for opt in ("SGD", "Adam"):
+    assert decay_gaps[opt, "(lam/2) sum w^2, all parameters"] < 1e-7, decay_gaps
+    assert min(decay_gaps[opt, "(lam/2) sum w^2, weights only"], decay_gaps[opt, "lam sum w^2, all parameters"]) > 1e-5, decay_gaps
 assert guesses[0] == 6 and guesses[1] == 9 and guesses[3] == 2 and guesses[4] != 2, guesses   # a half turn makes a 9
 """,
     "07": """
@@ -141,7 +163,7 @@ assert len(viewers) == 1, len(viewers)
 shown = viewers[0].result["filters"]
 # the explorer shows the LeNet-5 this notebook trained, not an untrained network
 assert np.array_equal(shown, lenet.features[0].weight.detach().cpu().numpy())
-assert history.test_acc[-1] > 0.9, history.test_acc[-1]
+assert history.val_acc[-1] > 0.9, history.val_acc[-1]
 models.seed_everything(0)  # the weights the notebook's LeNet-5 started from, before training
 untrained = models.LeNet5().features[0].weight.detach().numpy()
 assert shown.shape == untrained.shape and not np.allclose(shown, untrained, atol=1e-3)
@@ -154,6 +176,17 @@ assert min(sliding[:2]) > 0.9 and proposals[0] > sliding[0] and proposals[1] < s
 assert proposals[2] < sliding[2] / 50
 for c in test_canvases:   # every digit gets a proposal
     assert detection.box_iou(c.boxes, detection.propose_regions(c.image)).max(axis=1).min() >= 0.5
+# CNNs as builders of invariants: a shift matters less at every stage of the trained LeNet-5
+for dx, ratios in invariance.items():
+    values = list(ratios.values())
+    assert all(a > b for a, b in zip(values, values[1:])), (dx, values)
+assert abs(invariance[2]["input"] - 0.82) < 0.01 and abs(invariance[2]["F6 + ReLU"] - 0.23) < 0.04, invariance[2]
+assert abs(invariance[3]["F6 + ReLU"] - 0.35) < 0.05
+names = list(invariance_stages)   # the two largest drops, as the text says: at S4 and at C5
+assert sorted(names[1:], key=lambda n: invariance[2][names[names.index(n) - 1]] - invariance[2][n])[-2:] in (
+    ["S4 pool", "C5 + ReLU"], ["C5 + ReLU", "S4 pool"]), invariance[2]
+assert invariance_random["S4 pool"] < invariance_random["input"] - 0.1 and abs(invariance_random["F6 + ReLU"] - 0.67) < 0.03, invariance_random
+assert invariance_random["F6 + ReLU"] > invariance_random["S4 pool"] - 0.02 and invariance_random["F6 + ReLU"] > invariance[2]["F6 + ReLU"] + 0.3
 """,
 }
 
