@@ -45,6 +45,58 @@ def points(assignment: str, autograded_only: bool = False) -> dict[str, float]:
             and not (autograded_only and c.metadata["nbgrader"].get("solution"))}
 
 
+def strip_markers(source: str) -> str:
+    """A solution cell's source without nbgrader's ``### BEGIN/END SOLUTION`` lines."""
+    return "\n".join(line for line in source.splitlines() if not MARKER.match(line))
+
+
+def instructor_namespace(assignment: str, cells=None, prelude: str = "import numpy as np",
+                         namespace: dict | None = None) -> dict:
+    """The namespace of ``source/<assignment>``'s solution cells, run in order.
+
+    ``cells``: the grade ids to run, or a predicate on a cell (default: every solution
+    cell); ``prelude`` runs first (the notebook's imports the cells rely on).
+    """
+    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    if cells is None:
+        def wanted(cell):
+            return cell.metadata.get("nbgrader", {}).get("solution", False)
+    elif callable(cells):
+        wanted = cells
+    else:
+        def wanted(cell, names=frozenset(cells)):
+            return grade_id(cell) in names
+    namespace = {} if namespace is None else namespace
+    exec(prelude, namespace)  # noqa: S102 - the course's own notebook
+    for cell in nb.cells:
+        if cell.cell_type == "code" and wanted(cell):
+            exec(strip_markers(cell.source), namespace)  # noqa: S102
+    return namespace
+
+
+def registry_mismatches(assignment: str) -> list[str]:
+    """Where ``source/<assignment>`` and the judge's registry disagree (empty: they agree).
+
+    Every autograded test cell needs a task under its grade id, every task a test cell,
+    and every ``check_*`` a test cell calls must be the check of that cell's task.
+    """
+    from course.grading.engine import tasks
+
+    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    registered = tasks(assignment)
+    tests = {grade_id(c): c for c in nb.cells if c.cell_type == "code"
+             and c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata["nbgrader"].get("solution")}
+    problems = [f"test cell {g} has no task" for g in sorted(set(tests) - set(registered))]
+    problems += [f"task {g} has no test cell" for g in sorted(set(registered) - set(tests))]
+    for cell_id in sorted(set(tests) & set(registered)):
+        called = set(re.findall(r"\.check_(\w+)\(", tests[cell_id].source))
+        if called != {registered[cell_id].name}:
+            problems.append(f"test cell {cell_id} calls check_{sorted(called)} but its task is "
+                            f"{registered[cell_id].name}")
+    return problems
+
+
 def submission(course: Path, patch, **fields) -> nbformat.NotebookNode:
     """The instructor notebook (or the blank release) with the student's changes applied.
 

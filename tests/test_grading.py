@@ -10,38 +10,24 @@ from __future__ import annotations
 
 import re
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course.grading import ps1, ps2, ps3, references
-from course.grading.harness import catalogue
 from course.grading.cases import Rng
 from course.grading.engine import LocalTarget, tasks
+from course.grading.harness import catalogue
+from coursekit import instructor_namespace
 
 grading = types.SimpleNamespace(**{name: getattr(module, name) for module in (ps1, ps2, ps3)
                                    for name in module.__all__})
 TASKS = {task.name: task for assignment in ("ps1", "ps2", "ps3")
          for task in tasks(assignment).values()}
 
-ROOT = Path(__file__).resolve().parents[1]
-MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
-
-
 def _solutions(assignment: str) -> dict:
-    """Run the solution cells of a source notebook and return their namespace."""
-    import nbformat
-
-    nb = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    namespace: dict = {}
-    exec("import numpy as np", namespace)  # noqa: S102 - our own notebook
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
-            exec(source, namespace)  # noqa: S102
-    return namespace
+    """The instructor's solution cells of ``assignment``, run."""
+    return instructor_namespace(assignment)
 
 
 PS1 = _solutions("ps1")

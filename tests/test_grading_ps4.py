@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,11 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course.grading import ps4 as checks
 from course import data, models
+from course.grading import ps4 as checks
+from coursekit import instructor_namespace
 
-ROOT = Path(__file__).resolve().parents[1]
-MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 PRELUDE = """
 import copy, time
 import torch
@@ -32,18 +30,8 @@ from course import data, models
 
 
 def _solutions() -> dict:
-    import nbformat
-
-    nb = nbformat.read(ROOT / "source" / "ps4" / "ps4.ipynb", as_version=4)
-    namespace: dict = {}
-    exec(PRELUDE, namespace)  # noqa: S102 - our own notebook
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade_id") in (
-                "lenet5", "train_epoch", "evaluate", "early_stopping"):
-            source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
-            exec(source, namespace)  # noqa: S102
-    return namespace
+    return instructor_namespace("ps4", ("lenet5", "train_epoch", "evaluate", "early_stopping"),
+                                prelude=PRELUDE)
 
 
 PS4 = _solutions()

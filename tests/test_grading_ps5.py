@@ -8,20 +8,17 @@ that namespace. Runtime: about 40 s on 2 cores.
 from __future__ import annotations
 
 import math
-import re
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course import data
 from course.grading import ps5 as checks
-from course.grading.harness import catalogue
 from course.grading.cases import Rng
+from course.grading.harness import catalogue
+from coursekit import ROOT, grade_id, instructor_namespace
 
-ROOT = Path(__file__).resolve().parents[1]
-MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 SOLUTIONS = ("setup", "im2col", "conv2d", "relu", "max_pool2d", "flatten", "linear",
              "softmax_cross_entropy", "batch_norm", "sequential", "make_network", "sgd_momentum",
              "train_epoch", "initial_loss", "gradient_check_network", "overfit_small",
@@ -29,19 +26,12 @@ SOLUTIONS = ("setup", "im2col", "conv2d", "relu", "max_pool2d", "flatten", "line
 
 
 def _solutions() -> dict:
-    import nbformat
-
-    nb = nbformat.read(ROOT / "source" / "ps5" / "ps5.ipynb", as_version=4)
-    namespace: dict = {"__name__": "ps5_notebook"}
     # the set-up cell calls np.set_printoptions: keep it from changing how the library's
     # doctests, collected after this module, print arrays
     with np.printoptions():
-        for cell in nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.cell_type == "code" and (gid in SOLUTIONS or "def random_shift" in cell.source):
-                exec("\n".join(line for line in cell.source.splitlines()  # noqa: S102
-                               if not MARKER.match(line)), namespace)
-    return namespace
+        return instructor_namespace(
+            "ps5", lambda cell: grade_id(cell) in SOLUTIONS or "def random_shift" in cell.source,
+            prelude="", namespace={"__name__": "ps5_notebook"})
 
 
 PS5 = _solutions()

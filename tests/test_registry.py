@@ -1,0 +1,23 @@
+"""Every problem set's notebook and the judge's registry agree (the lectures' exercises are
+checked the same way in tests/test_grading_lectures.py)."""
+from __future__ import annotations
+
+import pytest
+
+import coursekit
+from course.grading import engine
+
+
+@pytest.mark.parametrize("assignment", ["ps1", "ps2", "ps3", "ps4", "ps5"])
+def test_every_test_cell_has_its_task_and_calls_its_check(assignment):
+    assert coursekit.registry_mismatches(assignment) == []
+
+
+def test_a_missing_or_misnamed_task_is_found(monkeypatch):
+    real = engine.tasks("ps1")
+    renamed = dict(real)
+    del renamed["test_pad2d"]
+    renamed["test_extra"] = real["test_pad2d"]
+    monkeypatch.setattr(engine, "tasks", lambda assignment: renamed)
+    assert coursekit.registry_mismatches("ps1") == [
+        "test cell test_pad2d has no task", "task test_extra has no test cell"]
