@@ -9,7 +9,7 @@
   and is the only owner of its folder.
 - The course folder's private parts (``source/`` with the solutions, the gradebook,
   ``submitted/``, ``autograded/``, ``feedback/``, ``grading_records/``, ``heldout/``,
-  ``.git``) belong to the instructors' group and nobody else; the course folder itself
+  ``reports/``, ``.git``) belong to the instructors' group and nobody else; the course folder itself
   can be crossed (``release/``, the ``course`` package and ``.venv`` stay readable,
   which the students' servers need) but not listed by students.
 - The gradebook's students are the roster's students (names and emails included).
@@ -32,7 +32,7 @@ __all__ = ["PRIVATE", "Accounts", "sync_gradebook"]
 
 # What in the course folder only instructors may read or write.
 PRIVATE = ("source", "submitted", "autograded", "feedback", "grading_records", "heldout",
-           "gradebook.db", ".git")
+           "reports", "gradebook.db", ".git")
 # What instructors must be able to write (nbgrader creates the rest).
 WRITABLE = ("release",)
 
@@ -129,7 +129,7 @@ class Accounts:
         for name in PRIVATE + WRITABLE:
             path = root / name
             if not path.exists() and name in ("submitted", "autograded", "feedback",
-                                              "grading_records", "release"):
+                                              "grading_records", "reports", "release"):
                 path.mkdir()
             if not path.exists():
                 continue
