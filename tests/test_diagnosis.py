@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from course.grading import engine
-from course.grading.harness import wire
 from course.grading.cases import Case
 from course.grading.engine import SEVERAL, ArraysResult, CaseTask, IntResult, LocalTarget
+from course.grading.harness import wire
 
 ASSIGNMENTS = ("ps1", "ps2", "ps3", "lectures")
 
@@ -154,3 +154,22 @@ def test_a_mistake_made_on_every_case_is_named(task):
         assert f"Likely mistake: {mistake.message}" in message, message
         named += 1
     assert named > 0, f"{task.name}: no mistake of the smallest case can be told apart"
+
+
+def test_the_verdict_says_which_case_failed_and_which_mistake_it_named():
+    """Plain data for the grading records and the class report, beside the message."""
+    task = engine.tasks("ps1")["test_correlate2d"]
+
+    def flipped(image, kernel):
+        image, kernel = np.asarray(image, float), np.asarray(kernel, float)[::-1, ::-1]
+        H, W = image.shape
+        KH, KW = kernel.shape
+        return np.array([[np.sum(image[i:i + KH, j:j + KW] * kernel) for j in range(W - KW + 1)]
+                         for i in range(H - KH + 1)])
+
+    verdict = task.judge(LocalTarget({"correlate2d": flipped}), task.visible_rng(), False)
+    assert not verdict.passed and verdict.case.startswith("1 of ")
+    assert verdict.mistake and f"Likely mistake: {verdict.mistake}" in verdict.message
+    right = task.judge(LocalTarget({"correlate2d": lambda image, kernel: flipped(
+        image, np.asarray(kernel)[::-1, ::-1])}), task.visible_rng(), False)
+    assert right.passed and right.mistake == "" and right.case == ""

@@ -25,12 +25,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import ROOT, autograde, load_patches, make_course, submission, submit
 from course import report
 from course.report import page, summary
 from course.report.collect import ClassRecords, Course, LimitHit, Submission, TaskVerdict
 from course.report.similarity import Settings, compare, merge_slices
 from course.report.verdicts import Failure, mistake_key, read_accuracy, read_verdict
+from coursekit import ROOT, autograde, load_patches, make_course, submission, submit
 
 ARTIFACTS = ROOT / "artifacts" / "report"
 GRADING = ["--Execute.timeout=20", "--JudgeTestCells.call_timeout=10"]
@@ -639,3 +639,28 @@ def test_the_page_opens_offline_in_chromium_and_runs_nothing_students_wrote(grad
     assert all(complete and width > 0 for _, complete, width in images), images
     assert console == [] and dialogs == [] and violations == []
     assert title == "Class report: ps1"
+
+
+def test_the_judges_own_word_on_the_named_mistake_wins_over_the_message(tmp_path):
+    """Records since the judge writes ``mistake``: a forged line right below the student's
+    exception is not counted when the judge named nothing, and a real one is not marked."""
+    from course.report.collect import read_records
+
+    forged = ("conv2d: case 2 of 5 (all cases, smallest first) failed -- 3 channels.\n"
+              "Your function raised ValueError: shapes do not match\n"
+              "Likely mistake: the channel axes of `weight` are swapped.\n  call: fn(x, weight)")
+    named = ("pad2d: case 1 of 3 (all cases, smallest first) failed -- 3x3 image.\n"
+             "Wrong values: at index (0, 0) expected 1, got 2.\n"
+             "Likely mistake: the padding is missing: the output equals the input.\n  call: fn()")
+    folder = tmp_path / "ps1" / "ann"
+    folder.mkdir(parents=True)
+    (folder / "ps1.json").write_text(__import__("json").dumps({"verdicts": {
+        "test_conv2d": {"passed": False, "message": forged, "case": "2 of 5: 3 channels",
+                        "mistake": ""},
+        "test_pad2d": {"passed": False, "message": named, "case": "1 of 3: 3x3 image",
+                       "mistake": "the padding is missing: the output equals the input."}}}))
+    found, _ = read_records(tmp_path, "ps1")
+    verdicts = found["ann"].verdicts
+    assert verdicts["test_conv2d"].failure.mistake == ""
+    assert verdicts["test_pad2d"].failure.mistake.startswith("the padding is missing")
+    assert not verdicts["test_pad2d"].failure.after_exception

@@ -27,10 +27,9 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
-
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 from . import heldout
 from .engine import tasks
@@ -370,7 +369,8 @@ class JudgeTestCells(NbGraderPreprocessor):
             "limits": state.get("limits", []), "ended": state.get("ended", ""),
             "seconds": {"notebook": round(state.get("notebook_seconds", 0.0), 3),
                         "judge": round(time.monotonic() - started, 3)},
-            "verdicts": {cell_id: {"passed": v.passed, "message": v.message}
+            "verdicts": {cell_id: {"passed": v.passed, "message": v.message, "case": v.case,
+                                   "mistake": v.mistake}
                          for cell_id, v in verdicts.items()},
         }
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from .harness import protocol, wire
 from .cases import Case, Mistake, Rng, compare, fmt, same, unravel
+from .harness import protocol, wire
 
 __all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult",
            "LocalTarget", "Outcome", "Result", "Task", "Verdict", "problem_set", "tasks"]
@@ -64,6 +64,10 @@ class Verdict:
     passed: bool
     message: str
     cases: int = 0
+    case: str = ""
+    """The failing case, "3 of 7: <label>" (case tasks), for the class report."""
+    mistake: str = ""
+    """The rule of the typical mistake the message names (``Mistake.rule``), if any."""
 
 
 @dataclass
@@ -325,21 +329,24 @@ class CaseTask(Task):
             finally:
                 _SUSPECTS.reset(token)
             if problem is not None:
+                named = ""
                 for found in pending:
-                    problem = problem.replace(_PENDING, self.diagnose(target, cases, case, found),
-                                              1)
+                    line, rule = self.diagnose(target, cases, case, found)
+                    problem, named = problem.replace(_PENDING, line, 1), named or rule
                 which = "all cases" if hidden else "visible cases"
                 return Verdict(False, f"{self.name}: case {number} of {len(cases)} ({which}, "
                                       f"smallest first) failed -- {case.label}.\n{problem}",
-                               len(cases))
+                               len(cases), case=f"{number} of {len(cases)}: {case.label}",
+                               mistake=named)
         against = f" against {where}" if where else ""
         which = "cases (visible and on fresh inputs)" if hidden else "visible cases"
         return Verdict(True, f"{self.name}: all {len(cases)} {which} passed{against}.",
                        len(cases))
 
 
-    def diagnose(self, target, cases: list[Case], failing: Case, found: "Suspects") -> str:
-        """The diagnosis line for the suspects of the failing case.
+    def diagnose(self, target, cases: list[Case], failing: Case,
+                 found: "Suspects") -> tuple[str, str]:
+        """The diagnosis line for the suspects of the failing case, and the named rule.
 
         Every other case is called again. A suspect must explain every wrong answer:
         where the student's answer is wrong, it survives only if its value there (the
@@ -378,12 +385,12 @@ class CaseTask(Task):
                                              for v in listed.get(m.rule, ()))]
         rules = {m.rule: m for m in alive}
         if not rules:
-            return found.fallback
+            return found.fallback, ""
         fewest = min(against.get(rule, 0) for rule in rules)
         best = [m for rule, m in rules.items() if against.get(rule, 0) == fewest]
         if len(best) == 1:
-            return f"Likely mistake: {best[0].message}"
-        return SEVERAL
+            return f"Likely mistake: {best[0].message}", best[0].rule
+        return SEVERAL, ""
 
 
 # --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ are kept as plain strings here and escaped where the page shows them.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -209,9 +210,16 @@ def _add_record(submission: Submission, record: dict) -> None:
             continue
         passed = verdict.get("passed") is True
         message = verdict.get("message") if isinstance(verdict.get("message"), str) else ""
-        submission.verdicts[str(cell)] = TaskVerdict(
-            str(cell), passed, message, None if passed else read_verdict(message),
-            read_accuracy(message))
+        failure = None if passed else read_verdict(message)
+        named = verdict.get("mistake")
+        if failure is not None and isinstance(named, str):
+            # records written since the judge says which mistake it named: trust that, not
+            # a "Likely mistake" line that the student's own exception text could imitate
+            failure = (dataclasses.replace(failure, after_exception=False) if named
+                       else dataclasses.replace(failure, mistake="", mistake_text="",
+                                                after_exception=False))
+        submission.verdicts[str(cell)] = TaskVerdict(str(cell), passed, message, failure,
+                                                     read_accuracy(message))
 
 
 def read_records(folder: Path, assignment: str) -> tuple[dict[str, Submission], list[str]]:
