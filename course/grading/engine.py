@@ -247,6 +247,16 @@ class Task:
         which = "hidden" if hidden else "visible"
         return Verdict(False, f"{self.name}: {which} check failed -- {label}.\n{problem}")
 
+    def exported(self, target, hidden: bool, label: str) -> tuple[dict | None, Verdict | None]:
+        """The notebook values this task judges (``values``), or the failed verdict that
+        says why they are missing: ``(values, None)`` or ``(None, verdict)``."""
+        try:
+            return target.values(self.values), None
+        except LookupError as error:
+            names = " and ".join(f"`{name}`" for name in self.values)
+            return None, self.fail(hidden, label, f"{names} could not be read from your "
+                                                  f"notebook when this cell ran: {error}")
+
     def visible_rng(self) -> Rng:
         """The fixed seed of the visible cases (the same in every notebook)."""
         return Rng(zlib.crc32(self.name.encode()))

@@ -40,9 +40,9 @@ import numpy as np
 
 from . import heldout
 from . import references as refs
-from .harness import catalogue, wire
 from .cases import Case, Mistake
 from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, problem_set
+from .harness import catalogue, wire
 
 task = problem_set("ps4")
 
@@ -722,11 +722,10 @@ class TrainedModel(TorchTask):
     """The notebook's trained ``model``, evaluated by the judge on the held-out test split."""
 
     def judge(self, target, rng, hidden):
-        try:
-            model = target.values(self.values)["model"]
-        except LookupError as error:
-            return self.fail(hidden, "the trained model", f"`model` could not be read from your "
-                             f"notebook when this cell ran: {error}")
+        values, missing = self.exported(target, hidden, "the trained model")
+        if missing:
+            return missing
+        model = values["model"]
         net, problem = lenet_from(model)
         if problem:
             return self.fail(hidden, "the model", problem)
@@ -847,11 +846,9 @@ class Experiment(TorchTask):
     """The regularization results (three seeds each) and the early-stopped model."""
 
     def judge(self, target, rng, hidden):
-        try:
-            values = target.values(self.values)
-        except LookupError as error:
-            return self.fail(hidden, "`results` and `es_model`", f"they could not be read from "
-                             f"your notebook when this cell ran: {error}")
+        values, missing = self.exported(target, hidden, "`results` and `es_model`")
+        if missing:
+            return missing
         results, es_model = values["results"], values["es_model"]
         problem = self._structure(results)
         if problem:

@@ -29,12 +29,9 @@ class TrainedNetwork(NumpyTask):
     """The notebook's trained state dict, evaluated by the judge on the held-out test split."""
 
     def judge(self, target, rng, hidden):
-        try:
-            values = target.values(self.values)
-        except LookupError as error:
-            return self.fail(hidden, "the trained network", (
-                f"`trained` and `history` could not be read from your notebook when this cell "
-                f"ran: {error}"))
+        values, missing = self.exported(target, hidden, "the trained network")
+        if missing:
+            return missing
         state, history = values["trained"], values["history"]
         net, problem = network_from_state(state)
         if problem:
@@ -84,11 +81,10 @@ class Timing(NumpyTask):
     """The exported timings: what can be judged of numbers measured in the student's kernel."""
 
     def judge(self, target, rng, hidden):
-        try:
-            timing = target.values(self.values)["timing"]
-        except LookupError as error:
-            return self.fail(hidden, "`timing`", f"`timing` could not be read from your notebook "
-                                                 f"when this cell ran: {error}")
+        values, missing = self.exported(target, hidden, "`timing`")
+        if missing:
+            return missing
+        timing = values["timing"]
         if not isinstance(timing, dict):
             return self.fail(hidden, "`timing`", f"`timing` must be a dict, got "
                                                  f"{type(timing).__name__}.")
