@@ -2,7 +2,8 @@
 # Set up the course environment and either open the course or run the test suite.
 #
 #   ./dev.sh lab     install (once) and open the course in JupyterLab
-#   ./dev.sh test    install (once) and run the whole test suite, browser tests included
+#   ./dev.sh test    install (once), lint (ruff) and run the whole test suite, browser
+#                    tests included
 #   ./dev.sh book    install (once) and build the course as a static website in build/book/
 #                    (--with-solutions adds the instructor's solutions: never publish that one)
 #   ./dev.sh hub     install (once) and start the course server for a class, from roster.csv
@@ -79,6 +80,8 @@ case "${1:-}" in
         install_chromium
         install_proxy
         shift
+        # the lint gate first (pyproject.toml's [tool.ruff]): mistakes, not layout
+        "$VENV/bin/ruff" check .
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     book)

@@ -101,10 +101,10 @@ def run(repeat: int, memory: bool) -> list[dict]:
             x, w, b = _inputs(shape, dtype)
             tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
             cases = {
-                "conv2d": (lambda: ops.conv2d(x, w, b, padding=1),
-                           lambda: F.conv2d(tx, tw, tb, padding=1)),
-                "max_pool2d": (lambda: ops.max_pool2d(x, 2),
-                               lambda: F.max_pool2d(tx, 2)),
+                "conv2d": (lambda x=x, w=w, b=b: ops.conv2d(x, w, b, padding=1),
+                           lambda tx=tx, tw=tw, tb=tb: F.conv2d(tx, tw, tb, padding=1)),
+                "max_pool2d": (lambda x=x: ops.max_pool2d(x, 2),
+                               lambda tx=tx: F.max_pool2d(tx, 2)),
             }
             for name, (ours, theirs) in cases.items():
                 with torch.no_grad():

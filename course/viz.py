@@ -21,7 +21,12 @@ from .explorers.conv_arithmetic import (
 )
 from .explorers.conv_matrix import ConvMatrixView, conv_matrix_result, plot_conv_matrix
 from .explorers.conv_step import DECK_INPUT, VERTICAL_EDGE, ConvStepView, conv_step, plot_conv_step
-from .explorers.feature_maps import FeatureMapView, feature_map_result, feature_maps, plot_feature_maps
+from .explorers.feature_maps import (
+    FeatureMapView,
+    feature_map_result,
+    feature_maps,
+    plot_feature_maps,
+)
 from .explorers.kernels import KERNEL_PRESETS, KernelResultView, kernel_result, plot_kernel_result
 from .explorers.name_the_operation import (
     OPERATIONS,

@@ -34,8 +34,9 @@ def test_crop_and_random_crop(cat):
     np.testing.assert_array_equal(part, again)
     # the crop is a piece of the image
     H, W = 40, 60
-    found = [(t, l) for t in range(cat.shape[0] - H + 1) for l in range(cat.shape[1] - W + 1)
-             if np.array_equal(cat[t:t + H, l:l + W], part)]
+    found = [(top, left) for top in range(cat.shape[0] - H + 1)
+             for left in range(cat.shape[1] - W + 1)
+             if np.array_equal(cat[top:top + H, left:left + W], part)]
     assert found
 
 

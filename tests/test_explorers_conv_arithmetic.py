@@ -15,9 +15,7 @@ from course.explorers.conv_arithmetic import (
     plot_conv_arithmetic,
     save_conv_arithmetic_gif,
 )
-from explorer_helpers import texts, changes_image
-
-
+from explorer_helpers import changes_image, texts
 
 SETTINGS = [
     dict(input_size=5, kernel_size=3),

@@ -9,7 +9,6 @@ from course.explorers.conv_matrix import conv_matrix_result, conv_matrix_viewer,
 from explorer_helpers import texts
 
 
-
 def test_conv_matrix_reproduces_the_deck_matrix():
     res = conv_matrix_result((3, 3), [[1, 2], [2, 1]])
     expected = np.array([

@@ -6,8 +6,14 @@ import pytest
 from matplotlib.figure import Figure
 
 import course.ops as ops
-from course.explorers.conv_step import DECK_INPUT, VERTICAL_EDGE, conv_step, conv_stepper, plot_conv_step
-from explorer_helpers import texts, changes_image
+from course.explorers.conv_step import (
+    DECK_INPUT,
+    VERTICAL_EDGE,
+    conv_step,
+    conv_stepper,
+    plot_conv_step,
+)
+from explorer_helpers import changes_image, texts
 
 DECK_OUTPUT = np.array([[-1, -4, -14], [6, -3, -13], [9, -6, -8]])
 

@@ -14,8 +14,7 @@ from course.explorers.feature_maps import (
     plot_feature_maps,
 )
 from course.explorers.render import render_figure
-from explorer_helpers import texts, changes_image
-
+from explorer_helpers import changes_image, texts
 
 
 def _model():

@@ -9,9 +9,13 @@ import torch.nn.functional as F
 import course.ops as ops
 from course import data
 from course.explorers.conv_step import VERTICAL_EDGE
-from course.explorers.kernels import KERNEL_PRESETS, kernel_explorer, kernel_result, plot_kernel_result
+from course.explorers.kernels import (
+    KERNEL_PRESETS,
+    kernel_explorer,
+    kernel_result,
+    plot_kernel_result,
+)
 from explorer_helpers import changes_image
-
 
 
 def test_presets_are_the_lecture_kernels():

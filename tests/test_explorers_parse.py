@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 import course.ops as ops
-from course.explorers.parse import format_layers, format_matrix, format_number, parse_layers, parse_matrix
+from course.explorers.parse import (
+    format_layers,
+    format_matrix,
+    format_number,
+    parse_layers,
+    parse_matrix,
+)
 from course.explorers.receptive_field import RECEPTIVE_FIELD_PRESETS
 
 

@@ -7,9 +7,13 @@ import pytest
 import course.ops as ops
 from course import data
 from course.explorers.kernels import KERNEL_PRESETS
-from course.explorers.pooling import DEFAULT_FEATURE_MAP, plot_pooling, pooling_explorer, pooling_result
-from explorer_helpers import texts, changes_image
-
+from course.explorers.pooling import (
+    DEFAULT_FEATURE_MAP,
+    plot_pooling,
+    pooling_explorer,
+    pooling_result,
+)
+from explorer_helpers import changes_image, texts
 
 
 def test_pooling_result_matches_ops_and_marks_winners():

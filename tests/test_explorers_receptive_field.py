@@ -15,7 +15,6 @@ from course.explorers.receptive_field import (
 from explorer_helpers import texts
 
 
-
 def test_receptive_field_default_is_the_dilated_table():
     res = receptive_field_result()
     assert [f.size for f in res["fields"]] == [3, 5, 9, 17, 33, 65, 67, 67]

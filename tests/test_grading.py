@@ -758,22 +758,22 @@ def test_ps3_gradient_check_must_use_the_students_numerical_gradient():
     assert calls, "the check did not go through the notebook's numerical_gradient"
 
     namespace = {"np": np, "numerical_gradient": PS3["numerical_gradient"]}
-    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
-         "    return 0.0", namespace)  # noqa: S102
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"  # noqa: S102
+         "    return 0.0", namespace)
     message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
     assert "did not call your `numerical_gradient`" in message
     assert namespace["numerical_gradient"] is PS3["numerical_gradient"]  # restored
 
     namespace = {"np": np}
-    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
-         "    return 0.0", namespace)  # noqa: S102
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"  # noqa: S102
+         "    return 0.0", namespace)
     message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
     assert "no function `numerical_gradient` was found" in message
 
     namespace = {"np": np, "numerical_gradient": PS3["numerical_gradient"]}
-    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"
+    exec("def gradient_check(forward, backward, x, weight, bias, grad_out, stride=1, padding=0):\n"  # noqa: S102
          "    numerical_gradient(lambda v: float(np.sum(v)), x)\n"
-         "    return [0.0, 0.0, 0.0]", namespace)  # noqa: S102
+         "    return [0.0, 0.0, 0.0]", namespace)
     message = _fails(grading.check_gradient_check, namespace["gradient_check"], hidden=False)
     assert "Return one float (the largest relative error), got list" in message
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import ROOT, autograde, load_patches, make_course, points, submission, submit
 from course import admin
+from coursekit import ROOT, autograde, load_patches, make_course, points, submission, submit
 
 pytestmark = pytest.mark.slow
 

@@ -231,7 +231,7 @@ def test_a_semester_in_the_browser(hub, tmp_path):
             panel = student.assignments()
             panel.locator("#released_assignments_list button", has_text="Fetch").first.click()
             _wait(f"{name} fetched ps1",
-                  lambda: Path(f"/home/{name}/ps1/ps1.ipynb").exists(), hub=hub)
+                  lambda name=name: Path(f"/home/{name}/ps1/ps1.ipynb").exists(), hub=hub)
             student.assignments()
             student.shot(f"{name}-fetched")
 
@@ -310,12 +310,14 @@ def test_a_semester_in_the_browser(hub, tmp_path):
         for name in (ANN, BOB):
             row = grader.locator("tr", has=grader.locator("td", has_text=name))
             row.locator("td.autograde a").first.click(timeout=60_000)
-            _wait(f"{name} autograded", lambda: (hub.course / "autograded" / name / "ps1"
-                                                 / "ps1.ipynb").exists(), timeout=400, hub=hub)
+            _wait(f"{name} autograded", lambda name=name: (hub.course / "autograded" / name / "ps1"
+                                                           / "ps1.ipynb").exists(),
+                  timeout=400, hub=hub)
             grader.locator(".modal.in").first.wait_for(timeout=400_000)
             teacher.shot(f"instructor-autograded-{name}")
             _close_modal(grader)
-            _wait(f"{name}'s row", lambda: "Please wait" not in row.inner_text(), timeout=120)
+            _wait(f"{name}'s row", lambda row=row: "Please wait" not in row.inner_text(),
+                  timeout=120)
         teacher.shot("instructor-autograded")
         grader.locator("a", has_text="Manage Assignments").first.click()
         _row(grader, "ps1").locator("td.generate-feedback a").first.click(timeout=60_000)
@@ -335,8 +337,8 @@ def test_a_semester_in_the_browser(hub, tmp_path):
             panel = student.assignments()
             panel.locator("#submitted_assignments_list button", has_text="Fetch Feedback").first.click()
             folder = Path(f"/home/{name}/ps1/feedback")
-            page_path = _wait(f"{name}'s feedback", lambda: next(folder.glob("*/ps1.html"), None),
-                              hub=hub)
+            page_path = _wait(f"{name}'s feedback",
+                              lambda folder=folder: next(folder.glob("*/ps1.html"), None), hub=hub)
             student.assignments()
             student.shot(f"{name}-fetched-feedback")
             url = student.server + "files/ps1/feedback/" + urllib.parse.quote(page_path.parent.name) + "/ps1.html"
@@ -386,7 +388,6 @@ def test_thirty_students_hand_in_at_once(hub, tmp_path, record_property):
     exchange (nbgrader submit, as in a terminal of their server); one collect then takes in
     every submission exactly once, each student's own."""
     tokens = hub.tokens([TEACHER, *LOAD])
-    release = nbformat.read(hub.course / "release" / "ps1" / "ps1.ipynb", as_version=4)
     if not _exchange(hub, tokens[TEACHER], "GET", "assignments")["assignments"]:
         files = hub.run_as(TEACHER, ["nbgrader", "release_assignment", "ps1"], tokens[TEACHER],
                            cwd=str(hub.course), role="instructor", stdout=subprocess.PIPE,

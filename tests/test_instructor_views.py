@@ -45,9 +45,16 @@ import nbformat
 import pytest
 from nbformat.sign import NotebookNotary
 
-from browserkit import CHROMIUM, CHROMIUM_FLAGS, CURRENT_PANEL, JupyterLab, free_port, require_browser
-from coursekit import ROOT, autograde, make_course, submission, submit
+from browserkit import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    CURRENT_PANEL,
+    JupyterLab,
+    free_port,
+    require_browser,
+)
 from course import admin
+from coursekit import ROOT, autograde, make_course, submission, submit
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +93,7 @@ class Listener:
         hits = self.hits = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 hits.append(self.path)
                 self.send_response(200)
                 self.send_header("Access-Control-Allow-Origin", "*")
@@ -335,7 +342,7 @@ class Views:
                 try:
                     page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0",
                                            timeout=20_000)
-                except Exception:  # recorded below: no math is a failure the test reports
+                except Exception:  # noqa: BLE001 - recorded below: no math is a failure the test reports
                     pass
                 result.update(page.evaluate(HONEST_DOM))
                 self.honest[name] = result
@@ -343,7 +350,7 @@ class Views:
                 notes = result["notes_links"] = page.evaluate(NOTES_LINKS)
                 try:
                     result["clicked"] = page.evaluate(CLICK_LINKS)
-                except Exception as e:  # a payload navigated away (the meta refresh)
+                except Exception as e:  # noqa: BLE001 - a payload navigated away (the meta refresh)
                     result["clicked"] = f"page navigated away: {e}"
                 if lab:  # JupyterLab opens a relative link in its own (sandboxed) HTML viewer
                     link = page.locator("a", has_text="click 13").first
@@ -366,7 +373,7 @@ class Views:
         try:
             try:
                 page.goto(url, wait_until="load", timeout=30_000, referer=referer)
-            except Exception as e:  # a file that is not there: nothing to run
+            except Exception as e:  # noqa: BLE001 - a file that is not there: nothing to run
                 self.console.append(f"{name}: {e}")
             time.sleep(SETTLE)
         finally:

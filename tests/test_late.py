@@ -15,12 +15,20 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from nbgrader.api import Gradebook
-
-from course.grading.late import (CourseLatePenalty, LatePolicy, apply_policy, describe_duration,
-                                 lateness, lateness_note, parse_date, parse_extension, penalty)
+from course.grading.late import (
+    CourseLatePenalty,
+    LatePolicy,
+    apply_policy,
+    describe_duration,
+    lateness,
+    lateness_note,
+    parse_date,
+    parse_extension,
+    penalty,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUR = 3600
@@ -173,7 +181,7 @@ def test_the_commented_example_in_nbgrader_config_is_a_valid_policy():
     lines = [line[2:] for line in text.splitlines() if line.startswith("# c.LatePolicy.")]
     assert len(lines) == 7
     config = Config()
-    exec("\n".join(lines), {"c": config})
+    exec("\n".join(lines), {"c": config})  # noqa: S102 - the course's own config example
     example = LatePolicy(config=config)
     assert example.rule == "percent_per_day" and example.cap_percent == 50.0
     assert example.extension("ann", "ps1", example.due_date("ps1")) == datetime.timedelta(days=2)

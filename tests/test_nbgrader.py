@@ -19,9 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import (ROOT, autograde, grade_id as _grade_id, load_patches, make_course,
-                       points, submission, submit)
 from course import admin
+from coursekit import ROOT, autograde, load_patches, make_course, points, submission, submit
+from coursekit import grade_id as _grade_id
 
 SUBMISSIONS = ROOT / "tests" / "submissions"
 # Every assignment in source/; each has an `<assignment>_instructor` and `<assignment>_blank`

@@ -50,7 +50,7 @@ def test_unprivileged_user_and_no_view_of_the_course():
 
 
 def test_the_environment_is_read_only():
-    code, out, _ = run(f"""
+    code, out, _ = run("""
         import course.grading.engine as engine, sys
         for path in (engine.__file__, sys.executable, "/usr/bin/env"):
             try:

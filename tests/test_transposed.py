@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import course.ops as ops
 from course.ops.pytorch import reference
-
 from strategies import TOL, arrays, max_err
 
 

@@ -16,8 +16,18 @@ from course import data
 
 from . import controls as C
 from .conv_step import VERTICAL_EDGE
-from .render import DIVERGING, Labels, View, blank_axes, cell_positions, fmt, make_plot, new_figure, set_image, \
-    symmetric_limit
+from .render import (
+    DIVERGING,
+    Labels,
+    View,
+    blank_axes,
+    cell_positions,
+    fmt,
+    make_plot,
+    new_figure,
+    set_image,
+    symmetric_limit,
+)
 
 __all__ = ["KERNEL_PRESETS", "KernelResultView", "kernel_explorer", "kernel_result", "plot_kernel_result"]
 

@@ -14,8 +14,17 @@ from course import data
 
 from . import controls as C
 from .conv_step import VERTICAL_EDGE
-from .render import DIVERGING, Labels, View, blank_axes, cell_positions, fmt, make_plot, set_image, \
-    symmetric_limit
+from .render import (
+    DIVERGING,
+    Labels,
+    View,
+    blank_axes,
+    cell_positions,
+    fmt,
+    make_plot,
+    set_image,
+    symmetric_limit,
+)
 
 __all__ = ["DEFAULT_FEATURE_MAP", "PoolingView", "plot_pooling", "pooling_explorer", "pooling_result"]
 
@@ -118,7 +127,7 @@ def pooling_result(x=None, *, mode: str = "max", kernel_size: int = 2, stride: i
             res["pooled" + suffix] = memo(("avg", kernel_size, stride, moved),
                                           lambda inp=inp: ops.avg_pool2d(inp[None], kernel_size, stride))[0]
             res["winners" + suffix] = None
-        padded = lambda inp=inp: ops.pad(inp[None, None], (left, right, top, bottom), mode="circular")  # noqa: E731
+        padded = lambda inp=inp: ops.pad(inp[None, None], (left, right, top, bottom), mode="circular")
         res["conv" + suffix] = memo(("conv", kernel.shape, kernel.tobytes(), moved),
                                     lambda padded=padded: ops.conv2d(padded(), kernel[None, None])[0, 0])
     res["equivariance_error"] = float(np.abs(res["conv_shifted"] - _shift(res["conv"], shift)).max())

@@ -34,9 +34,8 @@ Enable it with ``jupyter-config/jupyter_server_config.d/course.json`` on
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import os
+from collections import OrderedDict
 from urllib.parse import urlparse
 
 import nbformat

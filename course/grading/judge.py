@@ -31,9 +31,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .harness import wire
 from .cases import Rng
 from .engine import Outcome, Task, Verdict, outcome, tasks
+from .harness import wire
 from .harness.judged import BOOTSTRAP
 from .harness.protocol import exact_reader
 from .sandbox import Limits, Sandbox, View, kill_process_group

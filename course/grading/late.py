@@ -45,12 +45,11 @@ import dateutil.tz
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell
-from traitlets import Dict, Enum, Float, validate
-from traitlets.config import Configurable
-
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict, Enum, Float, validate
+from traitlets.config import Configurable
 
 __all__ = ["ApplyDueDates", "CourseLatePenalty", "LatePolicy", "ShowLateness", "apply_policy",
            "describe_duration", "lateness", "lateness_note", "parse_date", "parse_extension",

@@ -8,8 +8,17 @@ import numpy as np
 
 from .cases import Case, Mistake, make, pair
 from .engine import ArrayResult, CaseTask, IntResult, problem_set
-from .references import (FLIPPED, attempt, conv2d_1ch, correlate_reference, f64, ops,
-                         out_size, size_formula, torch_reference)
+from .references import (
+    FLIPPED,
+    attempt,
+    conv2d_1ch,
+    correlate_reference,
+    f64,
+    ops,
+    out_size,
+    size_formula,
+    torch_reference,
+)
 
 task = problem_set("ps1")
 

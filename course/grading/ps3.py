@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .harness import catalogue, wire
 from .cases import Case, Mistake, make, pair
 from .engine import ArrayResult, ArraysResult, CaseTask, EstimateResult, problem_set
+from .harness import catalogue, wire
 from .ps2 import Conv2d, conv2d_mistakes, six_by_six_example
 from .references import FLIPPED, attempt, f64, ops, out_size, size_formula, torch_reference
 

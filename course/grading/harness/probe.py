@@ -50,7 +50,7 @@ def main() -> None:
         import torch.nn
         import torch.nn.functional
         import torch.optim
-        import torch.utils.data  # noqa: F401 - loaded for the files they bring
+        import torch.utils.data
 
         if gpu and torch.cuda.is_available():
             torch.zeros(1, device="cuda").sum().item()
