@@ -16,7 +16,7 @@ import pytest
 from course import data
 from course.grading import ps5 as checks
 from course.grading.cases import Rng
-from course.grading.harness import catalogue
+from course.grading.harness import numpy_procedures
 from coursekit import ROOT, grade_id, instructor_namespace
 
 SOLUTIONS = ("setup", "im2col", "conv2d", "relu", "max_pool2d", "flatten", "linear",
@@ -588,15 +588,15 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
 
 # --- the catalogue's NumPy procedures ------------------------------------------------------
 def test_procedures_find_the_students_classes_through_the_functions_globals():
-    scope = catalogue._scope({"initial_loss": PS5["initial_loss"]}, "initial_loss")
+    scope = numpy_procedures._scope({"initial_loss": PS5["initial_loss"]}, "initial_loss")
     assert scope["Sequential"] is PS5["Sequential"] and scope["make_network"] is PS5["make_network"]
-    scope = catalogue._scope({"Conv2d": CONV}, "Conv2d")
+    scope = numpy_procedures._scope({"Conv2d": CONV}, "Conv2d")
     assert scope["im2col"] is PS5["im2col"]
 
 
 def test_network_procedure_reports_the_failing_step():
     ns = variant("def make_network():\n    raise ValueError('not yet')\n", "initial_loss")
-    result = catalogue.procedure_numpy_network(
+    result = numpy_procedures.procedure_numpy_network(
         {"initial_loss": ns["initial_loss"]}, "initial_loss",
         {"make": "make_network", "seed": 0, "x": np.zeros((2, 1, 32, 32)), "y": np.zeros(2, int)})
     assert result["error"]["where"] == "build: make_network()"

@@ -1,7 +1,7 @@
 """Problem set 3, convolution as a matrix product and backpropagation: ``source/ps3``'s tasks.
 
 ``numerical_gradient`` and ``gradient_check`` take callables: the judge hands them
-functions of :mod:`.harness.catalogue` by name, never code.
+functions of :mod:`.harness.functions` by name, never code.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from .cases import Case, Mistake, make, pair
 from .engine import ArrayResult, ArraysResult, CaseTask, EstimateResult, problem_set
-from .harness import catalogue, wire
+from .harness import functions, wire
 from .ps2 import Conv2d, conv2d_mistakes, six_by_six_example
 from .references import FLIPPED, attempt, f64, ops, out_size, size_formula, torch_reference
 
@@ -715,7 +715,7 @@ class MaxPool2dBackward(CaseTask):
 
 
 def _weighted_gradient(v):
-    g = 2 * catalogue._weights(v.size) * v
+    g = 2 * functions._weights(v.size) * v
     if v.size > 1:
         g[0] += v[1]
         g[1] += v[0]
@@ -740,7 +740,7 @@ def _exact_gradient(case) -> np.ndarray:
 
 def _function(case):
     """The catalogue function a numerical-gradient case hands over."""
-    return catalogue.build(case.inputs()["f"])
+    return functions.build(case.inputs()["f"])
 
 
 @task("test_numerical_gradient")

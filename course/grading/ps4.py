@@ -42,7 +42,7 @@ from . import heldout
 from . import references as refs
 from .cases import Case, Mistake
 from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, problem_set
-from .harness import catalogue, wire
+from .harness import torch_procedures, wire
 
 task = problem_set("ps4")
 
@@ -124,7 +124,7 @@ def lenet_from(module: wire.Module, num_classes: int = 10):
                       f"({NUM_PARAMETERS:,} parameters).")
     net = reference_lenet(num_classes)
     floats = [(n, a) for n, a in module.state if n in module.parameters]
-    problem = catalogue._load_by_shape(net, floats)
+    problem = torch_procedures._load_by_shape(net, floats)
     if problem:
         return None, f"its weights do not fit LeNet-5: {problem}."
     return net.eval(), None
@@ -465,20 +465,20 @@ class Setup:
         torch = refs.torch()
         torch.manual_seed(self.seed)
         self.state = [(n, t.detach().numpy().copy())
-                      for n, t in catalogue.small_net().state_dict().items()]
+                      for n, t in torch_procedures.small_net().state_dict().items()]
 
     def data(self) -> dict:
         return {"state": self.state, "optimizer": self.optimizer, "x": self.x, "y": self.y,
                 "batch_size": self.batch_size, "seed": self.seed + 1, "device": self.device}
 
     def model(self):
-        model = catalogue.small_net()
-        catalogue.load_state(model, self.state)
+        model = torch_procedures.small_net()
+        torch_procedures.load_state(model, self.state)
         return model.to(self.device)
 
     def loader(self):
         torch = refs.torch()
-        return catalogue.Loader(torch.as_tensor(self.x).to(self.device),
+        return torch_procedures.Loader(torch.as_tensor(self.x).to(self.device),
                                 torch.as_tensor(self.y).to(self.device), self.batch_size)
 
 
@@ -487,7 +487,7 @@ def reference_epoch(setup: Setup, *, zero_grad=True, train=True, softmax=False, 
     torch = refs.torch()
     F = torch.nn.functional
     model = setup.model()
-    optimizer = catalogue.make_optimizer(setup.optimizer, model.parameters())
+    optimizer = torch_procedures.make_optimizer(setup.optimizer, model.parameters())
     model.train(train)
     torch.manual_seed(setup.seed + 1)
     losses = []
@@ -502,7 +502,7 @@ def reference_epoch(setup: Setup, *, zero_grad=True, train=True, softmax=False, 
         if step:
             optimizer.step()
         losses.append((loss.item(), len(yb)))
-    return catalogue.parameters_of(model), losses
+    return torch_procedures.parameters_of(model), losses
 
 
 def params_differ(got, expected):
@@ -629,7 +629,7 @@ class Evaluate(TorchTask):
         for setup in setups:
             # train the small CNN a little so that its predictions are not all alike
             trained = setup.model()
-            optimizer = catalogue.make_optimizer(setup.optimizer, trained.parameters())
+            optimizer = torch_procedures.make_optimizer(setup.optimizer, trained.parameters())
             x, y = refs.digits()[:2]
             torch.manual_seed(setup.seed)
             trained.train()
@@ -659,7 +659,7 @@ class Evaluate(TorchTask):
             result = outcome.value
             if result.get("error"):
                 return self.fail(hidden, label, f"Your code raised {result['error']}")
-            if params_differ(result.get("parameters"), catalogue.parameters_of(trained)) is not None:
+            if params_differ(result.get("parameters"), torch_procedures.parameters_of(trained)) is not None:
                 return self.fail(hidden, label, "evaluate changed the model's parameters: it "
                                                 "must not train (no backward, no optimizer step).")
             value = result.get("value")

@@ -8,8 +8,11 @@ the top-level package ``harness`` and imported as a package there and here alike
 :mod:`.protocol`    the call protocol (request and reply), shared with the
                     visible checks' ``engine.LocalTarget``; reading a pipe exactly
 :mod:`.wire`        the plain-data format: JSON plus ``.npy`` blobs, no pickles
-:mod:`.catalogue`   the functions and PyTorch/NumPy procedures the judge names by
-                    string (a student's code receives them as callables)
+:mod:`.catalogue`   the one registry of procedures the judge names by string
+:mod:`.functions`   the functions handed to student code by name (values, no answers)
+:mod:`.torch_procedures`  ps4's: the judge's small CNN, loaders, optimizers, traces
+:mod:`.numpy_procedures`  ps5's: the student's layers and networks, built and stepped
+:mod:`.errors`      a student's exception as they should read it
 :mod:`.guard`       refuses library shortcuts while student code runs (a teaching aid)
 :mod:`.launch`      sets the limits a sandboxed program applies to itself (also run
                     as a script by the sandbox; standard library only)

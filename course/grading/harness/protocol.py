@@ -24,6 +24,8 @@ import select
 import time
 
 from . import catalogue, guard
+from .errors import describe_error
+from .functions import build
 
 __all__ = ["call", "exact_reader", "procedure"]
 
@@ -34,7 +36,7 @@ def _decoded(values) -> list:
     """Arguments as the student's function receives them: functions rebuilt by name."""
     from . import wire
 
-    return [catalogue.build(v) if isinstance(v, wire.Function) else v for v in values]
+    return [build(v) if isinstance(v, wire.Function) else v for v in values]
 
 
 def call(namespace: dict, request: dict) -> dict:
@@ -69,7 +71,7 @@ def call(namespace: dict, request: dict) -> dict:
             extra=[tuple(p) for p in request.get("guard", [])],
             libraries=request.get("libraries", True), advice=request.get("advice"))
     except BaseException as error:  # noqa: BLE001 - the student's exception is data
-        return {"raised": catalogue.describe_error(error)[:RAISED_CHARS],
+        return {"raised": describe_error(error)[:RAISED_CHARS],
                 "type": type(error).__name__, "counted": counted[0]}
     finally:
         if helper:
@@ -92,7 +94,7 @@ def procedure(namespace: dict, request: dict) -> dict:
             extra=[tuple(p) for p in request.get("guard", [])],
             libraries=request.get("libraries", True), advice=request.get("advice"))
     except BaseException as error:  # noqa: BLE001 - the student's exception is data
-        return {"raised": catalogue.describe_error(error)[:RAISED_CHARS],
+        return {"raised": describe_error(error)[:RAISED_CHARS],
                 "type": type(error).__name__}
     if refused is not None:
         return {"forbidden": refused}
