@@ -426,13 +426,24 @@ def likely(candidates: list[Mistake], fallback: str, part: int | None = None) ->
     """The "Likely mistake" line for the mistakes the answer equals on this case.
 
     Inside :meth:`CaseTask.judge` the line is decided once every case has been heard
-    (a placeholder until then); elsewhere the first candidate is named at once.
+    (a placeholder until then); elsewhere a candidate is named at once if it is the only
+    rule the answer equals.
     """
     pending = _SUSPECTS.get()
     if pending is None:
-        return f"Likely mistake: {candidates[0].message}"
+        rules = {m.rule: m for m in candidates}
+        if len(rules) == 1:
+            return f"Likely mistake: {candidates[0].message}"
+        return SEVERAL  # on one case alone, mistakes that agree cannot be told apart
     pending.append(Suspects(list(candidates), part, fallback))
     return _PENDING
+
+
+def name_among(got, mistakes: list[Mistake], expected, equal, fallback: str) -> str:
+    """The diagnosis line of a check that is not a table of cases (a procedure's result on
+    one setup): the mistake whose value equals ``got``, if exactly one rule does."""
+    named = suspects(got, mistakes, expected, equal)
+    return likely(named, fallback) if named else fallback
 
 
 def suspects(got, mistakes: list[Mistake], expected, equal=None) -> list[Mistake]:

@@ -41,7 +41,17 @@ import numpy as np
 from . import heldout
 from . import references as refs
 from .cases import Case, Mistake
-from .engine import CaseTask, IntResult, Task, Verdict, as_float, as_int, kind_name, problem_set
+from .engine import (
+    CaseTask,
+    IntResult,
+    Task,
+    Verdict,
+    as_float,
+    as_int,
+    kind_name,
+    name_among,
+    problem_set,
+)
 from .harness import torch_procedures, wire
 
 task = problem_set("ps4")
@@ -602,13 +612,9 @@ class TrainEpoch(TorchTask):
                      "the whole epoch."),
                 )
                 lines = [f"Wrong return value: expected the mean loss {mean:.6g} over the "
-                         f"{setup.count} examples, got {got:.6g}."]
-                for candidate, message in candidates:
-                    if close(got, candidate) and not close(candidate, mean):
-                        lines.append(f"Likely mistake: {message}")
-                        break
-                else:
-                    lines.append("No typical mistake gives this value.")
+                         f"{setup.count} examples, got {got:.6g}.",
+                         name_among(got, [Mistake(m, v) for v, m in candidates], mean, close,
+                                    "No typical mistake gives this value.")]
                 return self.fail(hidden, label, "\n".join(lines))
         which = "hidden" if hidden else "visible"
         return Verdict(True, f"{self.name}: all {len(setups)} {which} cases passed (parameters "
@@ -684,13 +690,10 @@ class Evaluate(TorchTask):
                     (1 - expected, "you returned the error rate; return the accuracy."),
                 )
                 lines = [f"Wrong accuracy: expected {expected:.6g} ({correct} of {setup.count} "
-                         f"images), got {got:.6g}."]
-                for candidate, message in candidates:
-                    if abs(got - candidate) <= 1e-9 and abs(candidate - expected) > 1e-9:
-                        lines.append(f"Likely mistake: {message}")
-                        break
-                else:
-                    lines.append("No typical mistake gives this value.")
+                         f"images), got {got:.6g}.",
+                         name_among(got, [Mistake(m, v) for v, m in candidates], expected,
+                                    lambda a, b: abs(a - b) <= 1e-9,
+                                    "No typical mistake gives this value.")]
                 return self.fail(hidden, label, "\n".join(lines))
             calls = result.get("calls") or []
             if isinstance(calls, list) and any(isinstance(c, list) and len(c) == 2 and c[1]

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import references as refs
 from ..cases import Case, Mistake, fmt, same
-from ..engine import ArraysResult, CaseTask, Verdict
+from ..engine import ArraysResult, CaseTask, Verdict, name_among
 from ..references import f64
 from .common import ADVICE, NETWORK, NumpyTask, _np, _t, task
 
@@ -157,14 +157,9 @@ class SequentialNetwork(NumpyTask):
                 and np.allclose(got, expected, rtol=1e-12, atol=1e-12):
             return None
         lines = [f"`{what}` is wrong:\n  expected:\n    {fmt(expected)}\n  got:\n    {fmt(got)}"]
-        for mistake in mistakes:
-            if isinstance(got, np.ndarray) and same(got, mistake.value):
-                lines.append(f"Likely mistake: {mistake.message}")
-                break
-        else:
-            if got is None:
-                lines.append("Did you forget the `return` statement?")
-        return "\n".join(lines)
+        hint = "Did you forget the `return` statement?" if got is None else ""
+        line = name_among(got, mistakes, expected, same, hint)
+        return "\n".join(lines + ([line] if line else []))
 
     @staticmethod
     def _named(what, got, expected, buffers=False) -> str | None:
