@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bench_grading import VARIANTS, _course  # noqa: E402  the same course and submissions
+
 from course import admin  # noqa: E402
 
 
