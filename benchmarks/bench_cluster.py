@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_autograde import _reset  # noqa: E402  a fresh gradebook, as there
 from bench_grading import VARIANTS, _course  # noqa: E402  the same course and submissions
 
 from course import admin  # noqa: E402
@@ -78,17 +78,6 @@ class Scheduler:
         for process in self.processes:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _reset(root: Path, assignment: str) -> None:
-    """Fresh gradebook, no autograded/ folder or records, the assignment registered again."""
-    for path in ("gradebook.db", "autograded", "grading_records"):
-        target = root / path
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    admin.release(root, [assignment])
 
 
 def _run(root: Path, assignment: str, scheduler: Scheduler, students=None) -> dict:

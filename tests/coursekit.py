@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
@@ -151,3 +153,30 @@ def autograde(course: Path, assignment: str, *args: str, nbgrader_args=(), timeo
     if nbgrader_args:
         command += ["--", *nbgrader_args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+class Listener:
+    """A TCP server on the host's loopback that records every connection it receives."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections: list = []
+        self.server.settimeout(0.5)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                connection, address = self.server.accept()
+            except OSError:
+                continue
+            self.connections.append(address)
+            connection.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.server.close()

@@ -18,11 +18,9 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import types
 from pathlib import Path
@@ -32,7 +30,7 @@ import pytest
 
 from course import admin
 from course.batch import bundle, coursedir
-from coursekit import ROOT, load_patches, make_course, points, submission, submit
+from coursekit import ROOT, Listener, load_patches, make_course, points, submission, submit
 
 pytestmark = pytest.mark.slow
 
@@ -340,31 +338,6 @@ def test_a_stopped_coordinator_resumes_and_force_grades_all(cluster, released, t
 
 
 # --- a hostile submission on a worker -------------------------------------------------------------
-class Listener:
-    """A TCP server on the host's loopback that records every connection it receives."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.5)
-        self.port = self.server.getsockname()[1]
-        self.connections: list = []
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while self.running:
-            try:
-                connection, address = self.server.accept()
-            except OSError:
-                continue
-            self.connections.append(address)
-            connection.close()
-
-    def close(self):
-        self.running = False
-        self.thread.join()
-        self.server.close()
 
 
 PROBE = '''

@@ -15,9 +15,7 @@ import hashlib
 import json
 import os
 import re
-import socket
 import stat
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +24,16 @@ from pathlib import Path
 import pytest
 
 from course import admin
-from coursekit import ROOT, autograde, load_patches, make_course, points, submission, submit
+from coursekit import (
+    ROOT,
+    Listener,
+    autograde,
+    load_patches,
+    make_course,
+    points,
+    submission,
+    submit,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,33 +51,6 @@ LIMITS = ["--memory", "1G", "--budget", str(BUDGET), "--disk", "64M", "--process
 GRADING = ["--Execute.timeout=20", "--JudgeTestCells.call_timeout=10"]
 OUTPUTS = ("autograded", "feedback", "grading_records", "gradebook.db", "gradebook.db-journal",
            "batch.log")
-
-
-class Listener:
-    """A TCP server on the host's loopback that records every connection it receives."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connections: list = []
-        self.server.settimeout(0.5)
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while self.running:
-            try:
-                connection, address = self.server.accept()
-            except OSError:
-                continue
-            self.connections.append(address)
-            connection.close()
-
-    def close(self):
-        self.running = False
-        self.thread.join()
-        self.server.close()
 
 
 def _snapshot(folder: Path, skip=OUTPUTS) -> dict[str, str]:
