@@ -337,6 +337,32 @@ def test_each_loop_mistake_is_diagnosed(fn, hidden, phrase):
     assert phrase in _fails(checks.check_train_epoch, fn, hidden=hidden)
 
 
+def _sum_here_other_there(model, loader, optimizer, device):
+    """Wrong on every setup, but only on the 4-batch one as a typical mistake (the sum)."""
+    total = _loop(model, loader, optimizer, device, result="sum")
+    return total if len(loader) == 4 else total + 0.125
+
+
+def _no_zero_grad_here_softmax_there(model, loader, optimizer, device):
+    if len(loader) == 4:
+        return no_zero_grad(model, loader, optimizer, device)
+    return _loop(model, loader, optimizer, device, softmax=True)
+
+
+@pytest.mark.parametrize("impostor, faithful, named", [
+    (_sum_here_other_there, lambda *a: _loop(*a, result="sum"),
+     "you returned the sum of the batch losses"),
+    (_no_zero_grad_here_softmax_there, no_zero_grad, "optimizer.zero_grad() is missing"),
+])
+def test_a_loop_mistake_is_named_only_when_it_explains_every_setup(impostor, faithful, named):
+    """The engine's diagnosis: the first setup alone would name the mistake; the others
+    contradict it, so the impostor gets the case and no name, the faithful loop the name."""
+    message = _fails(checks.check_train_epoch, impostor, hidden=True)
+    assert "case 1 of 3" in message and named not in message
+    assert "No typical mistake" in message
+    assert f"Likely mistake: {named}" in _fails(checks.check_train_epoch, faithful, hidden=True)
+
+
 def test_mean_of_batch_means_passes_when_the_batches_are_equal():
     checks.check_train_epoch(lambda *a: _loop(*a, result="mean of means"))
 

@@ -44,7 +44,7 @@ import numpy as np
 from .cases import Case, Mistake, Rng, compare, fmt, same, unravel
 from .harness import protocol, wire
 
-__all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult",
+__all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult", "note",
            "LocalTarget", "Outcome", "Result", "Task", "Verdict", "problem_set", "tasks"]
 
 NO_MATCH = "No typical mistake matches your output; compare it with the expected values above."
@@ -326,33 +326,41 @@ class CaseTask(Task):
 
         A typical mistake that equals the student's answer on that case is only a
         suspect: it is named when it also reproduces the student's answer on every
-        other case (see :meth:`diagnose`).
+        other case (see :meth:`diagnose`). A note (:func:`note`) made while the cases ran
+        is added to the message of a passed task.
         """
         cases = sorted(self.cases(rng, hidden), key=lambda c: c.size)
-        where = ""
-        for number, case in enumerate(cases, start=1):
-            expected, where = self.expected(case)
-            pending: list[Suspects] = []
-            token = _SUSPECTS.set(pending)
-            try:
-                problem = self.result.judge(self, target, case, expected, where)
-            finally:
-                _SUSPECTS.reset(token)
-            if problem is not None:
-                named = ""
-                for found in pending:
-                    line, rule = self.diagnose(target, cases, case, found)
-                    problem, named = problem.replace(_PENDING, line, 1), named or rule
-                which = "all cases" if hidden else "visible cases"
-                return Verdict(False, f"{self.name}: case {number} of {len(cases)} ({which}, "
-                                      f"smallest first) failed -- {case.label}.\n{problem}",
-                               len(cases), case=f"{number} of {len(cases)}: {case.label}",
-                               mistake=named)
-        against = f" against {where}" if where else ""
-        which = "cases (visible and on fresh inputs)" if hidden else "visible cases"
-        return Verdict(True, f"{self.name}: all {len(cases)} {which} passed{against}.",
+        where, notes = "", []
+        notes_token = _NOTES.set(notes)
+        try:
+            for number, case in enumerate(cases, start=1):
+                expected, where = self.expected(case)
+                pending: list[Suspects] = []
+                token = _SUSPECTS.set(pending)
+                try:
+                    problem = self.result.judge(self, target, case, expected, where)
+                finally:
+                    _SUSPECTS.reset(token)
+                if problem is not None:
+                    named = ""
+                    for found in pending:
+                        line, rule = self.diagnose(target, cases, case, found)
+                        problem, named = problem.replace(_PENDING, line, 1), named or rule
+                    which = "all cases" if hidden else "visible cases"
+                    return Verdict(False, f"{self.name}: case {number} of {len(cases)} ({which}, "
+                                          f"smallest first) failed -- {case.label}.\n{problem}",
+                                   len(cases), case=f"{number} of {len(cases)}: {case.label}",
+                                   mistake=named)
+        finally:
+            _NOTES.reset(notes_token)
+        return Verdict(True, "\n".join([self.passed(cases, hidden, where)] + notes[:1]),
                        len(cases))
 
+    def passed(self, cases: list[Case], hidden: bool, where: str) -> str:
+        """The message of a passed task (``where``: the last case's)."""
+        against = f" against {where}" if where else ""
+        which = "cases (visible and on fresh inputs)" if hidden else "visible cases"
+        return f"{self.name}: all {len(cases)} {which} passed{against}."
 
     def diagnose(self, target, cases: list[Case], failing: Case,
                  found: "Suspects") -> tuple[str, str]:
@@ -386,12 +394,14 @@ class CaseTask(Task):
                 # no answer (it raised): only a mistake that has no value here either fits
                 alive = [m for m in alive if m.rule not in listed]
                 continue
-            if self.result.agrees(self, got, right):
+            if self.result.agrees(self, got, right, part=found.part):
                 for m in alive:  # a right answer needs no explaining, but counts against
-                    if any(not self.result.agrees(self, v, right) for v in listed.get(m.rule, ())):
+                    if any(not self.result.agrees(self, v, right, part=found.part)
+                           for v in listed.get(m.rule, ())):
                         against[m.rule] = against.get(m.rule, 0) + 1
                 continue
-            alive = [m for m in alive if any(self.result.agrees(self, got, v, exact=True)
+            alive = [m for m in alive if any(self.result.agrees(self, got, v, exact=True,
+                                                                 part=found.part)
                                              for v in listed.get(m.rule, ()))]
         rules = {m.rule: m for m in alive}
         if not rules:
@@ -420,6 +430,14 @@ class Suspects:
 
 _SUSPECTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("suspects", default=None)
 _PENDING = "\x00likely-mistake\x00"
+_NOTES: contextvars.ContextVar[list | None] = contextvars.ContextVar("notes", default=None)
+
+
+def note(text: str) -> None:
+    """Add a note (no points lost) to the message of the task being judged, if it passes."""
+    notes = _NOTES.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
 
 
 def likely(candidates: list[Mistake], fallback: str, part: int | None = None) -> str:
@@ -469,7 +487,9 @@ class Result:
     def part(self, value, part: int | None):
         return value
 
-    def agrees(self, task: CaseTask, got, value, exact: bool = False) -> bool:
+    def agrees(self, task: CaseTask, got, value, exact: bool = False, part=None) -> bool:
+        """Whether ``got`` equals ``value`` (of ``part``): within the task's tolerance, or,
+        ``exact``, as a typical mistake's value must."""
         if exact:
             return same(got, value)
         return same(got, value, task.rtol, task.atol)
@@ -685,7 +705,7 @@ class IntResult(Result):
     def part(self, value, part):
         return as_int(value)
 
-    def agrees(self, task, got, value, exact=False):
+    def agrees(self, task, got, value, exact=False, part=None):
         return got is not None and got == value
 
 

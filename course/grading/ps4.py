@@ -24,6 +24,10 @@ task                       how the judge decides
                            the restored weights' validation loss computed by the judge
 =========================  ===========================================================
 
+``test_train_epoch`` and ``test_evaluate`` are procedure tasks (:mod:`.procedures`): each
+case is a :class:`Batches` setup, and a typical mistake of the parameters or of the returned
+value is named only when it explains every setup. ``test_early_stopping`` is a case task.
+
 The judged process has NumPy and PyTorch, not the course: ``course.models`` (its
 ``LeNet5``, ``fit``, ...) and torchvision are not there. Training runs on the CPU in
 float32 on both sides with the same seeds, so the two loops agree to rounding; the
@@ -50,9 +54,11 @@ from .engine import (
     as_int,
     kind_name,
     name_among,
+    note,
     problem_set,
 )
 from .harness import torch_procedures, wire
+from .procedures import ProcedureTask, Setup, memo
 
 task = problem_set("ps4")
 
@@ -462,20 +468,20 @@ class LeNet5(TorchTask):
 
 # --------------------------------------------------------------------------------------
 # Part 2: the training loop and the evaluation
-class Setup:
-    """One case: fresh digits, the small CNN's initial weights, optimizer and seed."""
+class Batches(Setup):
+    """One case of part 2: fresh digits, the small CNN's initial weights, optimizer and seed."""
 
     def __init__(self, rng, label, count, batch_size, optimizer, device="cpu"):
         x, y = refs.digits()[:2]
         self.index = np.array(sorted(rng.ints(0, len(x) - 1, count)))
         self.x, self.y = x[self.index], y[self.index]
-        self.label, self.count, self.batch_size = label, count, batch_size
-        self.optimizer, self.device = optimizer, device
+        self.batch_size, self.optimizer, self.device = batch_size, optimizer, device
         self.seed = rng.ints(0, 2**31, 1)[0]
         torch = refs.torch()
         torch.manual_seed(self.seed)
         self.state = [(n, t.detach().numpy().copy())
                       for n, t in torch_procedures.small_net().state_dict().items()]
+        super().__init__(f"{label} ({count} images, device {device})", {}, count)
 
     def data(self) -> dict:
         return {"state": self.state, "optimizer": self.optimizer, "x": self.x, "y": self.y,
@@ -489,10 +495,10 @@ class Setup:
     def loader(self):
         torch = refs.torch()
         return torch_procedures.Loader(torch.as_tensor(self.x).to(self.device),
-                                torch.as_tensor(self.y).to(self.device), self.batch_size)
+                                       torch.as_tensor(self.y).to(self.device), self.batch_size)
 
 
-def reference_epoch(setup: Setup, *, zero_grad=True, train=True, softmax=False, step=True):
+def reference_epoch(setup: Batches, *, zero_grad=True, train=True, softmax=False, step=True):
     """The judge's loop (and its typical wrong variants): (parameters, [(loss, n), ...])."""
     torch = refs.torch()
     F = torch.nn.functional
@@ -534,175 +540,222 @@ def _number(value):
     return None if isinstance(value, wire.Tensor) else as_float(value)
 
 
+class LoopTask(TorchTask, ProcedureTask):
+    """A part-2 task: the student's loop run by a catalogue procedure on the judge's small
+    CNN, one :class:`Batches` per case; the parts are ``"parameters"`` afterwards and the
+    returned ``"value"``."""
+
+    def agrees(self, part, got, value):
+        if part == "parameters":
+            return params_differ(got, value) is None
+        got, value = _number(got), _number(value)
+        return got is not None and value is not None and self.close(got, value)
+
+    def close(self, got: float, value: float) -> bool:
+        raise NotImplementedError
+
+    def passed(self, cases, hidden, where):
+        which = "hidden" if hidden else "visible"
+        return f"{self.name}: all {len(cases)} {which} cases passed ({where})."
+
+    @staticmethod
+    def raised(reply: dict) -> str | None:
+        return f"Your code raised {reply['error']}" if reply.get("error") else None
+
+
 @task("test_train_epoch")
-class TrainEpoch(TorchTask):
+class TrainEpoch(LoopTask):
     """``train_epoch(model, loader, optimizer, device) -> mean loss``, against the judge's loop."""
 
-    def judge(self, target, rng, hidden):
-        setups = [Setup(rng, "one epoch of SGD with momentum, 4 batches of 16 images", 64, 16, "sgd")]
+    procedure = "train_epoch"
+    VARIANTS = (
+        ("optimizer.zero_grad() is missing: the gradients of all batches add up, so every step "
+         "uses the sum of the gradients so far. Call optimizer.zero_grad() before "
+         "loss.backward() in every batch.", {"zero_grad": False}),
+        ("model.train() is missing. The model is handed over in evaluation mode (as it is "
+         "after evaluate()); without model.train() at the start of the epoch dropout stays off "
+         "while training.", {"train": False}),
+        ("the loss is computed on softmax outputs: F.cross_entropy (and nn.CrossEntropyLoss) "
+         "expects the raw scores (logits) and applies log-softmax itself.", {"softmax": True}),
+        ("the parameters did not change: call loss.backward() and then optimizer.step() (the "
+         "optimizer passed as argument) for every batch.", {"step": False}),
+    )
+    """The wrong loops a student typically writes: (what they did, the reference's options)."""
+
+    def cases(self, rng, hidden):
+        setups = [Batches(rng, "one epoch of SGD with momentum, 4 batches of 16 images", 64, 16,
+                          "sgd")]
         if hidden:
-            setups += [Setup(rng, "one epoch of Adam, batches of 32, 32 and 6 images", 70, 32, "adam"),
-                       Setup(rng, "one epoch of SGD with momentum, 5 batches of 20", 100, 20, "sgd")]
-        for setup in setups:
-            expected, losses = reference_epoch(setup)
-            outcome = target.procedure(self, "train_epoch", self.function, setup.data())
-            label = f"{setup.label} ({setup.count} images, device {setup.device})"
-            if not outcome.ok:
-                return self.fail(hidden, label, outcome.message())
-            result = outcome.value
-            if result.get("error"):
-                return self.fail(hidden, label, f"Your code raised {result['error']}")
-            batches = len(losses)
-            difference = params_differ(result.get("parameters"), expected)
-            calls = result.get("calls") or []
-            if difference is not None and isinstance(calls, list) and len(calls) != batches:
-                return self.fail(hidden, label, f"the model was called {len(calls)} times for "
-                                 f"{batches} batches: call it once per batch of the loader, "
-                                 "nothing else.")
-            if difference is not None:
-                name, index, g, e = difference
-                lines = [f"After the epoch your parameters differ from the judge's loop's: "
-                         f"`{name}`[{index}] = {g:.6g}, expected {e:.6g} (tolerance "
-                         f"|got - expected| <= {ATOL:g} + {RTOL:g} * |expected|)."]
-                variants = (
-                    ("optimizer.zero_grad() is missing: the gradients of all batches add up, so "
-                     "every step uses the sum of the gradients so far. Call "
-                     "optimizer.zero_grad() before loss.backward() in every batch.",
-                     {"zero_grad": False}),
-                    ("model.train() is missing. The model is handed over in evaluation mode (as "
-                     "it is after evaluate()); without model.train() at the start of the epoch "
-                     "dropout stays off while training.", {"train": False}),
-                    ("the loss is computed on softmax outputs: F.cross_entropy (and "
-                     "nn.CrossEntropyLoss) expects the raw scores (logits) and applies "
-                     "log-softmax itself.", {"softmax": True}),
-                    ("the parameters did not change: call loss.backward() and then "
-                     "optimizer.step() (the optimizer passed as argument) for every batch.",
-                     {"step": False}),
-                )
-                for message, options in variants:
-                    if params_differ(result.get("parameters"), reference_epoch(setup, **options)[0]) is None:
-                        lines.append(f"Likely mistake: {message}")
-                        break
-                else:
-                    lines.append("No typical mistake matches. Check that you use the optimizer "
-                                 "passed as argument (not a new one), call the model once per "
-                                 "batch on the batch as given, F.cross_entropy(scores, y), "
-                                 "loss.backward() and optimizer.step().")
-                return self.fail(hidden, label, "\n".join(lines))
-            mean = sum(loss * n for loss, n in losses) / sum(n for _, n in losses)
-            value = result.get("value")
-            if isinstance(value, wire.Tensor):
-                return self.fail(hidden, label, "Return a Python float (loss.item()), got a "
-                                 "tensor: accumulating tensors keeps every batch's graph in memory.")
-            got = _number(value)
-            if got is None:
-                hint = " Did you forget `return`?" if value is None else ""
-                return self.fail(hidden, label, f"Return the mean loss as a float, got "
-                                                f"{kind_name(value)}.{hint}")
-            if not close(got, mean):
-                candidates = (
-                    (sum(loss for loss, _ in losses), "you returned the sum of the batch losses; "
-                     "return the mean over the examples of the epoch."),
-                    (sum(loss * n for loss, n in losses), "you returned the sum over all "
-                     "examples; divide by the number of examples."),
-                    (sum(loss for loss, _ in losses) / batches, "you averaged the batch means; "
-                     "the last batch is smaller, so weight each batch's mean loss by its size "
-                     "(loss.item() * len(y)) and divide by the number of examples."),
-                    (losses[-1][0], "you returned the last batch's loss; return the mean over "
-                     "the whole epoch."),
-                )
-                lines = [f"Wrong return value: expected the mean loss {mean:.6g} over the "
-                         f"{setup.count} examples, got {got:.6g}.",
-                         name_among(got, [Mistake(m, v) for v, m in candidates], mean, close,
-                                    "No typical mistake gives this value.")]
-                return self.fail(hidden, label, "\n".join(lines))
-        which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {len(setups)} {which} cases passed (parameters "
-                             f"and mean loss equal the judge's loop's, float32, rtol {RTOL:g}).")
+            setups += [Batches(rng, "one epoch of Adam, batches of 32, 32 and 6 images", 70, 32,
+                               "adam"),
+                       Batches(rng, "one epoch of SGD with momentum, 5 batches of 20", 100, 20,
+                               "sgd")]
+        return setups
+
+    def expect(self, case):
+        parameters, losses = reference_epoch(case)
+        mean = sum(loss * n for loss, n in losses) / sum(n for _, n in losses)
+        case.losses = losses
+        return ({"parameters": parameters, "value": mean},
+                f"parameters and mean loss equal the judge's loop's, float32, rtol {RTOL:g}")
+
+    def close(self, got, value):
+        return close(got, value)
+
+    def mistakes(self, case, part):
+        self.expected(case)  # computes case.losses
+        losses = case.losses
+        if part == "parameters":
+            return memo(case, "parameters", lambda: [
+                Mistake(message, reference_epoch(case, **options)[0])
+                for message, options in self.VARIANTS])
+        return [
+            Mistake("you returned the sum of the batch losses; return the mean over the "
+                    "examples of the epoch.", sum(loss for loss, _ in losses)),
+            Mistake("you returned the sum over all examples; divide by the number of examples.",
+                    sum(loss * n for loss, n in losses)),
+            Mistake("you averaged the batch means; the last batch is smaller, so weight each "
+                    "batch's mean loss by its size (loss.item() * len(y)) and divide by the "
+                    "number of examples.", sum(loss for loss, _ in losses) / len(losses)),
+            Mistake("you returned the last batch's loss; return the mean over the whole epoch.",
+                    losses[-1][0]),
+        ]
+
+    def judge_reply(self, case, reply, expected, where):
+        problem = self.raised(reply)
+        if problem:
+            return problem
+        batches = len(case.losses)
+        difference = params_differ(reply.get("parameters"), expected["parameters"])
+        calls = reply.get("calls") or []
+        if difference is not None and isinstance(calls, list) and len(calls) != batches:
+            return (f"the model was called {len(calls)} times for {batches} batches: call it "
+                    "once per batch of the loader, nothing else.")
+        if difference is not None:
+            name, index, g, e = difference
+            return "\n".join([
+                f"After the epoch your parameters differ from the judge's loop's: `{name}`"
+                f"[{index}] = {g:.6g}, expected {e:.6g} (tolerance |got - expected| <= {ATOL:g} + "
+                f"{RTOL:g} * |expected|).",
+                self.wrong(case, "parameters", reply.get("parameters"), expected["parameters"],
+                           "No typical mistake matches. Check that you use the optimizer passed "
+                           "as argument (not a new one), call the model once per batch on the "
+                           "batch as given, F.cross_entropy(scores, y), loss.backward() and "
+                           "optimizer.step().")])
+        value = reply.get("value")
+        if isinstance(value, wire.Tensor):
+            return ("Return a Python float (loss.item()), got a tensor: accumulating tensors "
+                    "keeps every batch's graph in memory.")
+        got = _number(value)
+        if got is None:
+            hint = " Did you forget `return`?" if value is None else ""
+            return f"Return the mean loss as a float, got {kind_name(value)}.{hint}"
+        if not close(got, expected["value"]):
+            return "\n".join([
+                f"Wrong return value: expected the mean loss {expected['value']:.6g} over the "
+                f"{case.count} examples, got {got:.6g}.",
+                self.wrong(case, "value", value, expected["value"],
+                           "No typical mistake gives this value.")])
+        return None
 
 
 @task("test_evaluate")
-class Evaluate(TorchTask):
+class Evaluate(LoopTask):
     """``evaluate(model, loader, device) -> accuracy`` against the judge's count."""
 
-    def judge(self, target, rng, hidden):
-        torch = refs.torch()
-        setups = [Setup(rng, "64 images in 4 batches of 16", 64, 16, "sgd")]
+    procedure = "evaluate"
+
+    def cases(self, rng, hidden):
+        setups = [Batches(rng, "64 images in 4 batches of 16", 64, 16, "sgd")]
         if hidden:
-            setups += [Setup(rng, "90 images in batches of 32, 32 and 26", 90, 32, "sgd"),
-                       Setup(rng, "100 images in batches of 40, 40 and 20", 100, 40, "adam")]
-        notes = []
-        for setup in setups:
-            # train the small CNN a little so that its predictions are not all alike
-            trained = setup.model()
-            optimizer = torch_procedures.make_optimizer(setup.optimizer, trained.parameters())
-            x, y = refs.digits()[:2]
-            torch.manual_seed(setup.seed)
-            trained.train()
-            for start in range(0, 300, 30):
-                optimizer.zero_grad()
-                scores = trained(torch.as_tensor(x[start:start + 30]))
-                torch.nn.functional.cross_entropy(scores, torch.as_tensor(y[start:start + 30])).backward()
-                optimizer.step()
-            setup.state = [(n, t.detach().numpy().copy()) for n, t in trained.state_dict().items()]
-            trained.eval()
-            correct, per_batch = 0, []
-            with torch.no_grad():
-                for xb, yb in setup.loader():
-                    hits = int((trained(xb).argmax(1) == yb).sum())
-                    correct += hits
-                    per_batch.append((hits, len(yb)))
-            expected = correct / setup.count
-            trained.train()
-            torch.manual_seed(setup.seed + 1)
-            with torch.no_grad():
-                dropped = sum(int((trained(xb).argmax(1) == yb).sum())
-                              for xb, yb in setup.loader()) / setup.count
-            outcome = target.procedure(self, "evaluate", self.function, setup.data())
-            label = f"{setup.label} (device {setup.device})"
-            if not outcome.ok:
-                return self.fail(hidden, label, outcome.message())
-            result = outcome.value
-            if result.get("error"):
-                return self.fail(hidden, label, f"Your code raised {result['error']}")
-            if params_differ(result.get("parameters"), torch_procedures.parameters_of(trained)) is not None:
-                return self.fail(hidden, label, "evaluate changed the model's parameters: it "
-                                                "must not train (no backward, no optimizer step).")
-            value = result.get("value")
-            got = _number(value)
-            if got is None:
-                hint = " (use .item())" if isinstance(value, wire.Tensor) else ""
-                return self.fail(hidden, label, f"Return the accuracy as a float, got "
-                                                f"{kind_name(value)}{hint}.")
-            if abs(got - expected) > 1e-9:
-                candidates = (
-                    (dropped, "model.eval() is missing. The model is handed over in training "
-                     "mode (as it is after train_epoch); dropout then drops units at random "
-                     "while evaluating."),
-                    (correct, "you returned the number of correct predictions; divide by the "
-                     "number of images."),
-                    (100 * expected, "you returned a percentage; return a fraction in [0, 1]."),
-                    (sum(h / n for h, n in per_batch) / len(per_batch), "you averaged the batch "
-                     "accuracies; the last batch is smaller: count the correct predictions over "
-                     "all batches and divide by the number of images."),
-                    (per_batch[-1][0] / per_batch[-1][1], "you returned the last batch's "
-                     "accuracy; count over the whole loader."),
-                    (1 - expected, "you returned the error rate; return the accuracy."),
-                )
-                lines = [f"Wrong accuracy: expected {expected:.6g} ({correct} of {setup.count} "
-                         f"images), got {got:.6g}.",
-                         name_among(got, [Mistake(m, v) for v, m in candidates], expected,
-                                    lambda a, b: abs(a - b) <= 1e-9,
-                                    "No typical mistake gives this value.")]
-                return self.fail(hidden, label, "\n".join(lines))
-            calls = result.get("calls") or []
-            if isinstance(calls, list) and any(isinstance(c, list) and len(c) == 2 and c[1]
-                                               for c in calls):
-                notes.append("Note (no points lost): the model ran with gradients on; wrap the "
-                             "evaluation in `with torch.no_grad():` to save memory and time.")
-        which = "hidden" if hidden else "visible"
-        message = f"{self.name}: all {len(setups)} {which} cases passed."
-        return Verdict(True, "\n".join([message] + notes[:1]))
+            setups += [Batches(rng, "90 images in batches of 32, 32 and 26", 90, 32, "sgd"),
+                       Batches(rng, "100 images in batches of 40, 40 and 20", 100, 40, "adam")]
+        for setup in setups:  # trained a little, so that its predictions are not all alike
+            setup.state = self._trained(setup)
+        return setups
+
+    @staticmethod
+    def _trained(setup: Batches) -> list:
+        torch = refs.torch()
+        trained = setup.model()
+        optimizer = torch_procedures.make_optimizer(setup.optimizer, trained.parameters())
+        x, y = refs.digits()[:2]
+        torch.manual_seed(setup.seed)
+        trained.train()
+        for start in range(0, 300, 30):
+            optimizer.zero_grad()
+            scores = trained(torch.as_tensor(x[start:start + 30]))
+            torch.nn.functional.cross_entropy(scores, torch.as_tensor(y[start:start + 30])).backward()
+            optimizer.step()
+        return [(n, t.detach().numpy().copy()) for n, t in trained.state_dict().items()]
+
+    def expect(self, case):
+        torch = refs.torch()
+        model = case.model().eval()
+        correct, per_batch = 0, []
+        with torch.no_grad():
+            for xb, yb in case.loader():
+                hits = int((model(xb).argmax(1) == yb).sum())
+                correct += hits
+                per_batch.append((hits, len(yb)))
+        model.train()
+        torch.manual_seed(case.seed + 1)
+        with torch.no_grad():
+            dropped = sum(int((model(xb).argmax(1) == yb).sum())
+                          for xb, yb in case.loader()) / case.count
+        case.counts = correct, per_batch, dropped
+        return ({"value": correct / case.count,
+                 "parameters": torch_procedures.parameters_of(model)},
+                "the judge's count, dropout off")
+
+    def close(self, got, value):
+        return abs(got - value) <= 1e-9
+
+    def mistakes(self, case, part):
+        if part != "value":
+            return []
+        expected = self.expected(case)[0]["value"]
+        correct, per_batch, dropped = case.counts
+        return [
+            Mistake("model.eval() is missing. The model is handed over in training mode (as it "
+                    "is after train_epoch); dropout then drops units at random while "
+                    "evaluating.", dropped),
+            Mistake("you returned the number of correct predictions; divide by the number of "
+                    "images.", correct),
+            Mistake("you returned a percentage; return a fraction in [0, 1].", 100 * expected),
+            Mistake("you averaged the batch accuracies; the last batch is smaller: count the "
+                    "correct predictions over all batches and divide by the number of images.",
+                    sum(h / n for h, n in per_batch) / len(per_batch)),
+            Mistake("you returned the last batch's accuracy; count over the whole loader.",
+                    per_batch[-1][0] / per_batch[-1][1]),
+            Mistake("you returned the error rate; return the accuracy.", 1 - expected),
+        ]
+
+    def judge_reply(self, case, reply, expected, where):
+        problem = self.raised(reply)
+        if problem:
+            return problem
+        if params_differ(reply.get("parameters"), expected["parameters"]) is not None:
+            return ("evaluate changed the model's parameters: it must not train (no backward, "
+                    "no optimizer step).")
+        value = reply.get("value")
+        got = _number(value)
+        if got is None:
+            hint = " (use .item())" if isinstance(value, wire.Tensor) else ""
+            return f"Return the accuracy as a float, got {kind_name(value)}{hint}."
+        if not self.close(got, expected["value"]):
+            correct = case.counts[0]
+            return "\n".join([
+                f"Wrong accuracy: expected {expected['value']:.6g} ({correct} of {case.count} "
+                f"images), got {got:.6g}.",
+                self.wrong(case, "value", value, expected["value"],
+                           "No typical mistake gives this value.")])
+        calls = reply.get("calls") or []
+        if isinstance(calls, list) and any(isinstance(c, list) and len(c) == 2 and c[1]
+                                           for c in calls):
+            note("Note (no points lost): the model ran with gradients on; wrap the evaluation "
+                 "in `with torch.no_grad():` to save memory and time.")
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -881,12 +934,13 @@ class Experiment(TorchTask):
             lines = [f"es_model's validation loss is {loss:.6g} (computed by the judge on the "
                      f"first {VALIDATION} validation digits), but the recorded loss of the best "
                      f"epoch {best} of seed 0 is {target_loss:.6g}."]
-            if close(loss, losses[-1], 1e-3, 1e-4):
-                lines.append("Likely mistake: the weights of the last epoch were kept. Save the "
-                             "best weights when the loss improves (best = copy.deepcopy("
-                             "model.state_dict())) and restore them at the end "
-                             "(model.load_state_dict(best)).")
-            return self.fail(hidden, "the restored model", "\n".join(lines))
+            kept = Mistake("the weights of the last epoch were kept. Save the best weights "
+                           "when the loss improves (best = copy.deepcopy(model.state_dict())) "
+                           "and restore them at the end (model.load_state_dict(best)).",
+                           losses[-1])
+            lines.append(name_among(loss, [kept], target_loss,
+                                    lambda a, b: close(a, b, 1e-3, 1e-4), ""))
+            return self.fail(hidden, "the restored model", "\n".join(filter(None, lines)))
         accuracy = float(np.mean(scores.argmax(1).numpy() == y))
         if hidden and abs(accuracy - float(es["val_acc"])) > 1.5 / VALIDATION:
             return self.fail(hidden, "results['early_stopping'][0]['val_acc']",

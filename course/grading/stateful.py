@@ -13,7 +13,7 @@ that part's wrong answers on every case.
 
 The student's object lives in the judged process (or the notebook's kernel for the
 visible checks); the catalogue's ``numpy_layer`` procedure builds and steps it there and
-sends back plain data: ``{"steps": [{"out", "grad_x", "grads", "buffers", "params",
+sends back plain data (a :class:`LayerTask` is a :class:`.procedures.ProcedureTask`): ``{"steps": [{"out", "grad_x", "grads", "buffers", "params",
 "inputs_after"}, ...], "error": {...}}``. A task gives:
 
 =======================================  ==============================================
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cases import Case, Mistake, fmt
-from .engine import CaseTask, Result, as_float, judge_array, likely, suspects
+from .engine import Result, as_float, judge_array, likely, suspects
+from .procedures import ProcedureTask
 
 __all__ = ["LayerCase", "LayerTask", "Step", "StepsResult"]
 
@@ -173,7 +174,7 @@ class StepsResult(Result):
             found = found.get(name, _MISSING) if isinstance(found, dict) else _MISSING
         return None if found is _MISSING else found
 
-    def agrees(self, task, got, value, exact=False):
+    def agrees(self, task, got, value, exact=False, part=None):
         if isinstance(value, np.ndarray):
             return super().agrees(task, got, value, exact)
         a, b = as_float(got), as_float(value)
@@ -187,21 +188,19 @@ class StepsResult(Result):
         return task.mistakes(case, *part)
 
 
-class LayerTask(CaseTask):
-    """A class the student wrote, judged step by step on a table of :class:`LayerCase`."""
+class LayerTask(ProcedureTask):
+    """A class the student wrote, judged step by step on a table of :class:`LayerCase`:
+    the procedure task whose reply is read by :class:`StepsResult`."""
 
     result = StepsResult()
     procedure = "numpy_layer"
     """The catalogue procedure that builds and steps the student's object."""
 
-    def call(self, target, case, count=None):
-        return target.procedure(self, self.procedure, self.function, case.data())
-
     def where(self) -> str:
         """Where the expected values were computed (shown beside them)."""
         raise NotImplementedError
 
-    def expected(self, case):
+    def expect(self, case):
         return {"steps": self.expected_steps(case)}, self.where()
 
     def expected_steps(self, case: LayerCase) -> list[dict]:

@@ -5,7 +5,8 @@ import numpy as np
 
 from .. import references as refs
 from ..cases import Case, Mistake, fmt, same
-from ..engine import ArraysResult, CaseTask, Verdict, name_among
+from ..engine import ArraysResult, CaseTask
+from ..procedures import ProcedureTask, ReplyResult, Setup
 from ..references import f64
 from .common import ADVICE, NETWORK, NumpyTask, _np, _t, task
 
@@ -40,11 +41,26 @@ def _probe_run(layers, x, g):
     return values, grad, grads
 
 
-@task("test_sequential", function="Sequential")
-class SequentialNetwork(NumpyTask):
-    """The student's Sequential around the judge's probe layers (see the catalogue)."""
+class RunsResult(ReplyResult):
+    """A reply ``{"runs": [{"out": ..., "grad_x": ...}, ...]}``: part ``(run, name)``."""
 
-    def judge(self, target, rng, hidden):
+    def part(self, value, part):
+        runs = value.get("runs") if isinstance(value, dict) else None
+        number, name = part
+        if not isinstance(runs, list) or number >= len(runs) or not isinstance(runs[number], dict):
+            return None
+        return runs[number].get(name)
+
+
+@task("test_sequential", function="Sequential")
+class SequentialNetwork(NumpyTask, ProcedureTask):
+    """The student's Sequential around the judge's probe layers (see the catalogue): one
+    setup, a network built once and run through training and evaluation steps."""
+
+    procedure = "numpy_sequential"
+    result = RunsResult()
+
+    def cases(self, rng, hidden):
         layers = [dict(p) for p in PROBES]
         if hidden:
             layers.append({"name": "D", "shift": [0.5, 0.5, -0.5]})
@@ -55,79 +71,101 @@ class SequentialNetwork(NumpyTask):
         if hidden:
             runs.append({"mode": "train", "x": rng.array((1, 3), step=0.5),
                          "grad_out": rng.array((1, 3), nonzero=True)})
-        outcome = target.procedure(self, "numpy_sequential", self.function,
-                                   {"layers": layers, "runs": runs})
         label = (f"Sequential({', '.join('layer_' + spec['name'] for spec in layers)}) around "
                  "the judge's probe layers (out = x * scale + shift)")
-        if not outcome.ok:
-            return self.fail(hidden, label, outcome.message())
-        result = outcome.value
-        log = result.get("log", [])
+        return [Setup(label, {"layers": layers, "runs": runs}, sum(r["x"].size for r in runs))]
+
+    def expect(self, case):
+        layers, runs = case.data()["layers"], []
+        for run in case.data()["runs"]:
+            back = run["grad_out"] if run["grad_out"] is not None else run["x"]
+            out, grad_x, _ = _probe_run(layers, run["x"], back)
+            runs.append({"out": out, "grad_x": grad_x})
+        return {"runs": runs}, "the probe layers' arithmetic"
+
+    def agrees(self, part, got, value):
+        return same(got, value, 1e-12, 1e-12)
+
+    def mistakes(self, case, part):
+        number, kind = part
+        layers, run = case.data()["layers"], case.data()["runs"][number]
+        if kind == "out":
+            return [Mistake("every layer received x: each layer's forward gets the previous "
+                            "layer's output.", _probe_run(layers[-1:], run["x"], run["x"])[0])]
+        return [Mistake("every layer's backward received grad_out: each gets the gradient "
+                        "returned by the layer after it, from the last layer to the first.",
+                        f64(run["grad_out"]) * np.array(layers[0].get("scale", 1.0)))]
+
+    def judge_reply(self, case, reply, expected, where):
+        layers, runs = case.data()["layers"], case.data()["runs"]
+        log = reply.get("log", [])
         names = [spec["name"] for spec in layers]
         params = {f"{i}.{k}": np.array(spec[k], dtype=np.float64) for i, spec in enumerate(layers)
                   for k in ("scale", "shift") if k in spec}
-        for number, (run, got) in enumerate(zip(runs, result.get("runs", [])), start=1):
-            what = f"run {number}: net.{run['mode']}(); out = net.forward(x)" + (
-                "; grad_x = net.backward(grad_out)" if run["grad_out"] is not None else "")
-            shown = f"  {what}\n  x = {fmt(run['x'])}" + (
-                f"\n  grad_out = {fmt(run['grad_out'])}" if run["grad_out"] is not None else "")
-            calls = log[got.get("log_from", 0):got.get("log_to", len(log))]
-            problem = self._calls(calls, names, run)
-            if problem and "log_to" in got:
-                return self.fail(hidden, label, f"{problem}\n{shown}")
-            out, grad_x, grads = _probe_run(layers, run["x"], run["grad_out"]
-                                            if run["grad_out"] is not None else run["x"])
-            if "out" in got:
-                problem = self._array("out = net.forward(x)", got["out"], out, [
-                    Mistake("every layer received x: each layer's forward gets the previous "
-                            "layer's output.", _probe_run(layers[-1:], run["x"], run["x"])[0])])
-                if problem:
-                    return self.fail(hidden, label, f"{problem}\n{shown}")
-            if run["grad_out"] is not None and "grad_x" in got:
-                wrong = f64(run["grad_out"]) * np.array(layers[0].get("scale", 1.0))
-                problem = self._array("grad_x = net.backward(grad_out)", got["grad_x"], grad_x, [
-                    Mistake("every layer's backward received grad_out: each gets the gradient "
-                            "returned by the layer after it, from the last layer to the first.",
-                            wrong)])
-                if problem:
-                    return self.fail(hidden, label, f"{problem}\n{shown}")
-            if "parameters" in got:
-                problem = self._named("net.parameters()", got["parameters"], params)
-                if problem:
-                    return self.fail(hidden, label, f"{problem}\n{shown}")
-                missing = sorted(set(params) - set(got.get("shared", [])))
-                if missing:
-                    return self.fail(hidden, label, (
-                        f"net.parameters()[{missing[0]!r}] is a copy, not the layer's own array: "
-                        "return the arrays of the layers' `params` themselves, so that the "
-                        "optimizer's in-place update (w[...] = w_next) changes the network.\n"
-                        f"{shown}"))
-            if run["grad_out"] is not None and "gradients" in got:
-                problem = self._named("net.gradients()", got["gradients"], grads)
-                if problem:
-                    return self.fail(hidden, label, f"{problem}\n{shown}")
-            if "state_dict" in got:
-                state = dict(params)
-                counted = sum(1 for r in runs[:number] if r["mode"] == "train")
-                state["0.calls"] = np.array([float(counted)])
-                problem = self._named("net.state_dict()", got["state_dict"], state, buffers=True)
-                if problem:
-                    return self.fail(hidden, label, f"{problem}\n{shown}")
-                if got.get("aliased"):
-                    return self.fail(hidden, label, (
-                        f"net.state_dict() returned the layers' own arrays (the judge changed "
+        for number, (run, got) in enumerate(zip(runs, reply.get("runs", []))):
+            problem = self._run(case, number, run, got, log, names, params, expected)
+            if problem:
+                what = f"run {number + 1}: net.{run['mode']}(); out = net.forward(x)" + (
+                    "; grad_x = net.backward(grad_out)" if run["grad_out"] is not None else "")
+                shown = f"  {what}\n  x = {fmt(run['x'])}" + (
+                    f"\n  grad_out = {fmt(run['grad_out'])}" if run["grad_out"] is not None
+                    else "")
+                return f"{problem}\n{shown}"
+        error = reply.get("error")
+        if isinstance(error, dict):
+            return f"Your code raised {error.get('text')}\n  (in {error.get('where')})"
+        return None
+
+    def _run(self, case, number, run, got, log, names, params, expected) -> str | None:
+        """The first problem of one run of the network, or None."""
+        calls = log[got.get("log_from", 0):got.get("log_to", len(log))]
+        problem = self._calls(calls, names, run)
+        if problem and "log_to" in got:
+            return problem
+        if "out" in got:
+            problem = self._array(case, (number, "out"), "out = net.forward(x)", got["out"],
+                                  expected["runs"][number]["out"])
+            if problem:
+                return problem
+        if run["grad_out"] is not None and "grad_x" in got:
+            problem = self._array(case, (number, "grad_x"), "grad_x = net.backward(grad_out)",
+                                  got["grad_x"], expected["runs"][number]["grad_x"])
+            if problem:
+                return problem
+        if "parameters" in got:
+            problem = self._named("net.parameters()", got["parameters"], params)
+            if problem:
+                return problem
+            missing = sorted(set(params) - set(got.get("shared", [])))
+            if missing:
+                return (f"net.parameters()[{missing[0]!r}] is a copy, not the layer's own "
+                        "array: return the arrays of the layers' `params` themselves, so that "
+                        "the optimizer's in-place update (w[...] = w_next) changes the network.")
+        if run["grad_out"] is not None and "gradients" in got:
+            grads = _probe_run(case.data()["layers"], run["x"], run["grad_out"])[2]
+            problem = self._named("net.gradients()", got["gradients"], grads)
+            if problem:
+                return problem
+        if "state_dict" in got:
+            state = dict(params)
+            runs = case.data()["runs"]
+            counted = sum(1 for r in runs[:number + 1] if r["mode"] == "train")
+            state["0.calls"] = np.array([float(counted)])
+            problem = self._named("net.state_dict()", got["state_dict"], state, buffers=True)
+            if problem:
+                return problem
+            if got.get("aliased"):
+                return (f"net.state_dict() returned the layers' own arrays (the judge changed "
                         f"the returned {got['aliased'][0]!r}, and the layer's entry changed "
                         "too): return copies (`value.copy()`), a snapshot that later training "
-                        f"does not change.\n{shown}"))
-        error = result.get("error")
-        if isinstance(error, dict):
-            return self.fail(hidden, label, f"Your code raised {error.get('text')}\n  (in "
-                                            f"{error.get('where')})")
+                        "does not change.")
+        return None
+
+    def passed(self, cases, hidden, where):
         which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {which} checks passed: calls in order and "
-                             "reverse order, modes, outputs, gradients, parameters() (the "
-                             "layers' own arrays), gradients() and state_dict() (copies, with "
-                             "buffers).")
+        return (f"{self.name}: all {which} checks passed: calls in order and reverse order, "
+                "modes, outputs, gradients, parameters() (the layers' own arrays), gradients() "
+                "and state_dict() (copies, with buffers).")
 
     @staticmethod
     def _calls(calls, names, run) -> str | None:
@@ -151,14 +189,13 @@ class SequentialNetwork(NumpyTask):
                         f"{back}; expected {names[::-1]}: from the last layer to the first.")
         return None
 
-    @staticmethod
-    def _array(what, got, expected, mistakes) -> str | None:
+    def _array(self, case, part, what, got, expected) -> str | None:
         if isinstance(got, np.ndarray) and got.shape == expected.shape \
                 and np.allclose(got, expected, rtol=1e-12, atol=1e-12):
             return None
         lines = [f"`{what}` is wrong:\n  expected:\n    {fmt(expected)}\n  got:\n    {fmt(got)}"]
         hint = "Did you forget the `return` statement?" if got is None else ""
-        line = name_among(got, mistakes, expected, same, hint)
+        line = self.wrong(case, part, got, expected, hint)
         return "\n".join(lines + ([line] if line else []))
 
     @staticmethod
@@ -329,7 +366,11 @@ def _network_error(outcome, label: str) -> str | None:
     """The message for a network procedure that failed, or None."""
     if not outcome.ok:
         return outcome.message()
-    result = outcome.value
+    return _reply_error(outcome.value, label)
+
+
+def _reply_error(result, label: str) -> str | None:
+    """The message for a network procedure's reply that says the student's code failed."""
     if not isinstance(result, dict):
         return "The judged process sent an unexpected reply."
     error = result.get("error")
@@ -360,19 +401,31 @@ def _architecture(result) -> str | None:
     return None
 
 
-def _run_on_made_network(task, target, label, seed, x, y, state, what):
-    """Run ``task``'s function in the judged process on ``np.random.seed(seed);
-    make_network()`` with (x, y), and rebuild the judge's copy of that network from its
-    ``state`` ("state_before" or "state_after"; ``what`` names it in a message). Returns
-    (result, net, None), or (None, None, the message of what went wrong)."""
-    outcome = target.procedure(task, "numpy_network", task.function, {
-        "make": "make_network", "seed": seed, "mode": "train", "x": x, "y": y})
-    problem = _network_error(outcome, label)
+def made_network_data(seed: int, x, y) -> dict:
+    """What the ``numpy_network`` procedure receives to run the student's function on
+    ``np.random.seed(seed); make_network()`` with (x, y)."""
+    return {"make": "make_network", "seed": seed, "mode": "train", "x": x, "y": y}
+
+
+def made_network(result, label: str, state: str, what: str):
+    """The judge's copy of the network ``make_network()`` built, from the procedure's reply:
+    its ``state`` ("state_before" or "state_after"; ``what`` names it in a message).
+    Returns (net, None), or (None, the message of what went wrong)."""
+    problem = _reply_error(result, label)
     if problem:
-        return None, None, problem
-    result = outcome.value
+        return None, problem
     problem = _architecture(result)
     net, problem = (None, problem) if problem else network_from_state(result.get(state))
-    if problem:
-        return None, None, f"{what}: {problem}"
-    return result, net, None
+    return (None, f"{what}: {problem}") if problem else (net, None)
+
+
+def _run_on_made_network(task, target, label, seed, x, y, state, what):
+    """Run ``task``'s function in the judged process on ``np.random.seed(seed);
+    make_network()`` with (x, y) (see :func:`made_network`). Returns (result, net, None),
+    or (None, None, the message of what went wrong)."""
+    outcome = target.procedure(task, "numpy_network", task.function,
+                               made_network_data(seed, x, y))
+    if not outcome.ok:
+        return None, None, outcome.message()
+    net, problem = made_network(outcome.value, label, state, what)
+    return (None, None, problem) if problem else (outcome.value, net, None)

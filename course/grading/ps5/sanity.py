@@ -6,8 +6,9 @@ import math
 import numpy as np
 
 from .. import references as refs
-from ..cases import fmt, pair
+from ..cases import Mistake, fmt, pair
 from ..engine import Verdict, as_float
+from ..procedures import ProcedureTask, Setup
 from ..references import f64
 from .common import (
     BROKEN_BOUND,
@@ -25,6 +26,8 @@ from .network import (
     _network_error,
     _run_on_made_network,
     _scores,
+    made_network,
+    made_network_data,
     network_from_state,
     reference_network,
 )
@@ -33,57 +36,80 @@ from .network import (
 # --------------------------------------------------------------------------------------
 # Part 3: the sanity checks
 @task("test_initial_loss")
-class InitialLoss(NumpyTask):
-    """``initial_loss`` on the student's freshly initialised ``make_network()``."""
+class InitialLoss(NumpyTask, ProcedureTask):
+    """``initial_loss`` on the student's freshly initialised ``make_network()``: one setup
+    per seed; the judge recomputes the loss from the weights the student's network has."""
 
-    def judge(self, target, rng, hidden):
+    procedure = "numpy_network"
+
+    def cases(self, rng, hidden):
         runs = [(0, 20)] + ([(rng.ints(1, 10**6, 1)[0], 32)] if hidden else [])
+        setups = []
         for seed, n in runs:
             x, y = _digits(rng, n)
-            label = (f"np.random.seed({seed}); net = make_network(); initial_loss(net, "
-                     f"criterion, x, y) on {n} training digits")
-            result, net, problem = _run_on_made_network(
-                self, target, label, seed, x, y, "state_before", "The network make_network() built")
-            if problem:
-                return self.fail(hidden, label, problem)
-            value = as_float(result.get("value"))
-            if value is None:
-                return self.fail(hidden, label, f"Return the loss as one float, got "
-                                                f"{fmt(result.get('value'))}.")
-            train, evaluation = _loss(net, x, y, True), _loss(net, x, y, False)
-            if not any(abs(value - e) <= 1e-6 * abs(e) + 1e-9 for e in (train, evaluation)):
-                lines = [f"initial_loss returned {value:.8g}; the judge's loss of the same "
-                         f"weights is {train:.8g} (training mode; {evaluation:.8g} in "
-                         "evaluation mode)."]
-                if abs(value - n * train) <= 1e-6 * n * train:
-                    lines.append("Likely mistake: you returned the sum over the batch; the loss "
-                                 "is the mean.")
-                elif not math.isfinite(value):
-                    lines.append("Your loss is not finite: see the softmax task.")
-                else:
-                    lines.append("Run one forward pass of the network and your criterion on "
-                                 "(x, y); if the layers' tasks pass, compare your loss with "
-                                 "criterion.forward(net.forward(x), y).")
-                return self.fail(hidden, label, "\n".join(lines))
-            before, after = result.get("state_before", {}), result.get("state_after", {})
-            changed = [k for k in before if "running" not in k and not (
-                isinstance(after.get(k), np.ndarray) and np.array_equal(after[k], before[k]))]
-            if changed:
-                return self.fail(hidden, label, (
-                    f"initial_loss changed the network's parameter {changed[0]!r}: a sanity "
-                    "check only measures; train nothing here."))
-            if abs(train - math.log(10)) >= INITIAL_LOSS_BAND:
-                return self.fail(hidden, label, (
-                    f"the initial loss of your freshly initialised network is {train:.4f} "
+            setups.append(Setup(f"np.random.seed({seed}); net = make_network(); initial_loss("
+                                f"net, criterion, x, y) on {n} training digits",
+                                made_network_data(seed, x, y), n))
+        return setups
+
+    def expect(self, case):
+        return {}, "the judge's loss of your network's weights"  # it needs the reply: below
+
+    def agrees(self, part, got, value):
+        got, value = as_float(got), as_float(value)
+        return got is not None and value is not None and abs(got - value) <= 1e-6 * abs(value)
+
+    def mistakes(self, case, part):
+        train = getattr(case, "train", None)  # the judge's loss, once the reply gave the weights
+        return [] if train is None else [
+            Mistake("you returned the sum over the batch; the loss is the mean.",
+                    case.count * train)]
+
+    def judge_reply(self, case, reply, expected, where):
+        net, problem = made_network(reply, case.label, "state_before",
+                                    "The network make_network() built")
+        if problem:
+            return problem
+        value = as_float(reply.get("value"))
+        if value is None:
+            return f"Return the loss as one float, got {fmt(reply.get('value'))}."
+        x, y = case.data()["x"], case.data()["y"]
+        train = case.train = _loss(net, x, y, True)
+        evaluation = _loss(net, x, y, False)
+        if not any(abs(value - e) <= 1e-6 * abs(e) + 1e-9 for e in (train, evaluation)):
+            lines = [f"initial_loss returned {value:.8g}; the judge's loss of the same weights "
+                     f"is {train:.8g} (training mode; {evaluation:.8g} in evaluation mode)."]
+            if not math.isfinite(value):
+                lines.append("Your loss is not finite: see the softmax task.")
+            else:
+                lines.append(self.wrong(
+                    case, "value", value, train,
+                    "Run one forward pass of the network and your criterion on (x, y); if the "
+                    "layers' tasks pass, compare your loss with criterion.forward("
+                    "net.forward(x), y)."))
+            return "\n".join(lines)
+        before, after = reply.get("state_before", {}), reply.get("state_after", {})
+        changed = [k for k in before if "running" not in k and not (
+            isinstance(after.get(k), np.ndarray) and np.array_equal(after[k], before[k]))]
+        if changed:
+            return (f"initial_loss changed the network's parameter {changed[0]!r}: a sanity "
+                    "check only measures; train nothing here.")
+        if abs(train - math.log(10)) >= INITIAL_LOSS_BAND:
+            return (f"the initial loss of your freshly initialised network is {train:.4f} "
                     f"(computed by the judge from your weights); with small weights it is "
                     f"within {INITIAL_LOSS_BAND} of ln 10 = {math.log(10):.4f}, the loss of "
                     "uniform predictions over 10 classes. Initialise the last Linear layer's "
                     "weights with standard deviation 0.01 (make_network, part 2): its scores "
-                    "then start near 0."))
+                    "then start near 0.")
+        case.value = value
+        return None
+
+    def passed(self, cases, hidden, where):
         which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {which} checks passed: loss {value:.4f} of the "
-                             f"freshly initialised network, the judge's too, within "
-                             f"{INITIAL_LOSS_BAND} of ln 10 = {math.log(10):.4f}.")
+        value = cases[-1].value
+        return (f"{self.name}: all {which} checks passed: loss {value:.4f} of the freshly "
+                f"initialised network, the judge's too, within {INITIAL_LOSS_BAND} of ln 10 = "
+                f"{math.log(10):.4f}.")
 
 
 TINY_NETWORKS = {
