@@ -34,8 +34,8 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # the late-work policy's due date and the student's extension (below) into the gradebook
 # before nbgrader's AssignLatePenalties reads them.
 c.Autograde.autograde_preprocessors = [
-    "course.grading.autograde.ExecuteInSandbox",
-    "course.grading.autograde.JudgeTestCells",
+    "course.grading.runner.autograde.ExecuteInSandbox",
+    "course.grading.runner.autograde.JudgeTestCells",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -15,8 +15,8 @@ or pass ``--root``::
 
 ``autograde`` runs every submission's code in a sandbox (bubblewrap: no network, no
 view of the course, the gradebook or other students; limits on memory, time,
-processes and output; see :mod:`course.grading.sandbox`) and lets the judge compute the
-grades of the problem sets' test cells (:mod:`course.grading.judge`). Where no sandbox
+processes and output; see :mod:`course.grading.runner.sandbox`) and lets the judge compute the
+grades of the problem sets' test cells (:mod:`course.grading.runner.judge`). Where no sandbox
 can run it refuses and says why; ``--no-sandbox`` grades with the grader's rights, as
 plain nbgrader does. A submission that hits a limit gets its grade and a note naming
 the limit, in its feedback and in the summary table.
@@ -191,7 +191,7 @@ def _size(value: int) -> str:
 
 
 def _autograde_parser(commands) -> None:
-    from course.grading.sandbox import Limits
+    from course.grading.runner.sandbox import Limits
 
     default = Limits()  # the limits' defaults live there; nbgrader_config.py may change them
     p = commands.add_parser("autograde", help="autograde every submission, in parallel or on a "

@@ -1,4 +1,4 @@
-"""Running a notebook inside its sandbox (course/grading/execute.py).
+"""Running a notebook inside its sandbox (course/grading/runner/execute.py).
 
 A kernel that dies or hangs costs only its cell; the budget stops the run; output is
 capped; the variables a judged test cell needs are exported as plain data. Runtime:
@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from course.grading.execute import Job, run_notebook
-from course.grading.sandbox import Limits, Sandbox, View
+from course.grading.runner.execute import Job, run_notebook
+from course.grading.runner.sandbox import Limits, Sandbox, View
 
 
 def run(cells, *, limits=Limits(), exports=None, timeout=5, sandboxed=True, deadline=90):
@@ -87,7 +87,7 @@ def test_the_executor_skips_the_slow_iri_checker_and_still_validates_notebooks()
     must still read, validate and reject notebooks as before."""
     script = (
         "import sys\n"
-        "from course.grading.execute import skip_slow_imports\n"
+        "from course.grading.runner.execute import skip_slow_imports\n"
         "skip_slow_imports()\n"
         "import nbformat, jsonschema\n"
         "assert sys.modules['rfc3987_syntax'] is None\n"

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course.grading import judge
 from course.grading.harness import protocol
+from course.grading.runner import judge
 
-HARNESS = Path(judge.__file__).resolve().parent / "harness"
+HARNESS = Path(judge.__file__).resolve().parent.parent / "harness"
 
 
 def _isolated(tmp_path: Path, code: str) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""The judge (course/grading/judge.py, harness/judged.py): verdicts computed outside the submission.
+"""The judge (course/grading/runner/judge.py, harness/judged.py): verdicts computed outside the
+submission.
 
 Small notebooks with ps1's test cells are judged directly (no nbgrader): what the judged
 process rebuilds from the cells, what it refuses, how it survives a function that hangs
@@ -12,8 +13,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from course.grading import judge
 from course.grading.engine import tasks
+from course.grading.runner import judge
 from coursekit import ROOT
 
 RIGHT = {
@@ -161,7 +162,7 @@ def test_definition_filter(source, kind):
 
 
 def test_student_cells_leave_out_test_cells_and_use_the_sandbox_s_plain_python():
-    from course.grading.execute import plain_python
+    from course.grading.runner.execute import plain_python
 
     nb = notebook(correlate1d="%matplotlib inline\n" + RIGHT["correlate1d"])
     raw = judge.student_cells(nb, {"test_correlate1d"})

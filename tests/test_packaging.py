@@ -129,3 +129,19 @@ def test_every_module_of_the_package_imports():
         except Exception as error:  # noqa: BLE001 - every failure is reported
             failed[module.name] = repr(error)
     assert failed == {}
+
+
+def test_old_autograde_path_is_the_same_module():
+    """nbgrader configurations name the preprocessors by dotted string; instructors' own
+    configs written before the runner modules moved to course.grading.runner still say
+    course.grading.autograde, which must give the same classes, not copies."""
+    from traitlets.utils.importstring import import_item
+
+    import course.grading.autograde as old
+    import course.grading.runner.autograde as new
+
+    assert old is new
+    assert old.ExecuteInSandbox is new.ExecuteInSandbox
+    assert old.JudgeTestCells is new.JudgeTestCells
+    assert import_item("course.grading.autograde.ExecuteInSandbox") is new.ExecuteInSandbox
+    assert import_item("course.grading.autograde.JudgeTestCells") is new.JudgeTestCells

@@ -1,4 +1,4 @@
-"""The sandbox (course/grading/sandbox.py): what a sandboxed program can see and do.
+"""The sandbox (course/grading/runner/sandbox.py): what a sandboxed program can see and do.
 
 Each test runs a short Python program inside a real bubblewrap sandbox and checks what
 it was refused. Runtime: about 20 s.
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from course.grading import sandbox as sb
+from course.grading.runner import sandbox as sb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -172,7 +172,7 @@ def test_nothing_outlives_the_sandbox():
 
 
 def test_package_view_has_only_the_allowed_packages():
-    from course.grading.judge import allowed_entries
+    from course.grading.runner.judge import allowed_entries
 
     entries = allowed_entries(("numpy",))
     assert sorted({os.path.basename(e).split("-")[0].split(".")[0] for e in entries}) == ["numpy"]

@@ -193,7 +193,7 @@ def pack_assignment(settings: Settings, assignment: str, extra: tuple[str, ...],
                     expected: str, packages: tuple[str, ...], sandbox: bool,
                     timeout: float | None, retries: int) -> AssignmentPack:
     """The :class:`AssignmentPack` of ``assignment`` from the coordinator's course."""
-    from course.grading.autograde import JudgeTestCells
+    from course.grading.runner.autograde import JudgeTestCells
 
     coursedir = settings.coursedir()
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))

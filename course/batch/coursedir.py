@@ -156,7 +156,7 @@ class Settings:
     def load(cls, root: Path, extra: Sequence[str] = ()) -> Settings:
         config = load_config(root, extra)
         coursedir = _coursedir(config, root)
-        # Sandboxing.records (course.grading.autograde), a string that defaults to ""
+        # Sandboxing.records (course.grading.runner.autograde), a string that defaults to ""
         records = Path(config.Sandboxing.get("records") or root / "grading_records")
         if not records.is_absolute():  # nbgrader runs with the course directory as cwd
             records = root / records

@@ -13,7 +13,7 @@ compares (:func:`differences`, :func:`refusal`):
   lock file (``requirements/lock.txt``) pins, as each machine has them installed
   (so a CUDA build of torch on a GPU worker shows as ``2.13.0+cu121`` and differs);
 * **the sandbox**: whether bubblewrap can make its namespaces on the worker
-  (:func:`course.grading.sandbox.unavailable`), with the reason when it cannot.
+  (:func:`course.grading.runner.sandbox.unavailable`), with the reason when it cannot.
 
 The first three make the *fingerprint* (:func:`fingerprint`); a worker whose
 fingerprint differs is refused, with a message saying what differs. A worker that
@@ -109,7 +109,7 @@ def report(names: tuple[str, ...] = (), sandbox: bool = True) -> Report:
 
     reason = None
     if sandbox:
-        from course.grading.sandbox import unavailable
+        from course.grading.runner.sandbox import unavailable
 
         reason = unavailable()
     return Report(python=platform.python_version(), course=course.__version__, code=_code(),

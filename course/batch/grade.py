@@ -63,7 +63,7 @@ def sandbox_args(sandbox: bool, limits: dict | None, replay: bool,
     With ``here`` (grading on this machine) a batch that asks for the sandbox is
     refused, with the reason, where none can run; a cluster's workers check their own.
     """
-    from course.grading.sandbox import Limits, unavailable
+    from course.grading.runner.sandbox import Limits, unavailable
 
     if sandbox and here:
         reason = unavailable()
@@ -152,7 +152,7 @@ def autograde(assignment: str, root=None, jobs: int | None = None,
         reason where none can run; False grades with the grader's rights and warns.
     limits : dict, optional
         Overrides of the per-submission limits: ``memory``, ``budget``, ``processes``,
-        ``output``, ``disk`` (see :class:`course.grading.sandbox.Limits`).
+        ``output``, ``disk`` (see :class:`course.grading.runner.sandbox.Limits`).
     replay : bool
         Judge with the seeds recorded at the last grading, to reproduce its verdicts.
     cluster : course.batch.cluster.Cluster, optional

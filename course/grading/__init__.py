@@ -15,10 +15,21 @@ The engine
     :mod:`.engine`      ``Task`` and ``CaseTask``, the ``@task`` registry, the result
                         strategies (``ArrayResult``, ``ArraysResult``, ``IntResult``,
                         ``EstimateResult``), ``LocalTarget`` for checks in the notebook
+    :mod:`.procedures`  ``ProcedureTask``: a setup handed to a catalogue procedure (a
+                        training epoch on a model), its reply judged part by part
+    :mod:`.stateful`    ``LayerTask``: an object built, given its state and stepped
+                        (a layer's forward and backward passes)
     :mod:`.references`  expected values from PyTorch, shared arithmetic and messages
-The judge (trusted side)
-    :mod:`.judge`       draws the seed, runs the judged process, turns replies into
-                        verdicts (``judge_notebook``)
+The runner (:mod:`.runner`, the trusted side that runs grading; in the order a
+submission meets it)
+    :mod:`.runner.sandbox`    bubblewrap namespaces, read-only views, cgroup or rlimit
+                              limits
+    :mod:`.runner.execute`    runs a notebook inside a sandbox and streams back its outputs
+    :mod:`.runner.judge`      draws the seed, runs the judged process, turns replies into
+                              verdicts (``judge_notebook``)
+    :mod:`.runner.autograde`  nbgrader preprocessors: ``ExecuteInSandbox``,
+                              ``JudgeTestCells`` (``course.grading.autograde`` is an alias
+                              kept for configurations that name the old path)
 The harness (:mod:`.harness`, the judged process's own package: NumPy, no course)
     :mod:`.harness.judged`     rebuilds the notebook's definitions, answers calls
     :mod:`.harness.protocol`   the call protocol both targets answer through; exact reads
@@ -27,10 +38,6 @@ The harness (:mod:`.harness`, the judged process's own package: NumPy, no course
     :mod:`.harness.guard`      refuses library shortcuts while student code runs
     :mod:`.harness.launch`     joins the cgroup and sets rlimits before a sandboxed
                                program starts
-The sandbox runner
-    :mod:`.sandbox`     bubblewrap namespaces, read-only views, cgroup or rlimit limits
-    :mod:`.execute`     runs a notebook inside a sandbox and streams back its outputs
-    :mod:`.autograde`   nbgrader preprocessors: ``ExecuteInSandbox``, ``JudgeTestCells``
 Before and around grading
     :mod:`.intake`      every submission copied in as data (caps, no links), refused
                         notebooks replaced by the blank release with a note
@@ -42,7 +49,8 @@ What the instructor is shown
     :mod:`.formgrader`  a Jupyter server extension: the formgrader's submission views
                         served with a Content-Security-Policy header
 The problem sets
-    :mod:`.ps1` ... :mod:`.ps5`   one module per assignment, one task class per test cell
+    :mod:`.ps1` ... :mod:`.ps5`   one module (ps5: a package) per assignment, one task class
+                                  per test cell
     :mod:`.lectures`    the lecture notebooks' exercises (checked in the notebook, never graded)
 
 Adding an exercise

@@ -7,7 +7,7 @@ A :class:`Task` is one graded exercise (one test cell of a problem set). Its
 * :class:`LocalTarget` calls a function the student passes in their own kernel (the
   visible checks of a test cell, ``check_x(fn)``, and the self-check
   ``check_x(fn, hidden=True)``);
-* the judge's remote target (:class:`course.grading.judge.RemoteTarget`) calls the
+* the judge's remote target (:class:`course.grading.runner.judge.RemoteTarget`) calls the
   function of the same name in the judged process, where only plain data crosses.
 
 Both go through the same code, so a student sees in the notebook the messages the

@@ -1,7 +1,7 @@
 """What the report reads: the course's settings, the grading records, the gradebook, the notebooks.
 
 Nothing here grades. The judge's records (``grading_records/<assignment>/<student>/
-<notebook>.json``, written by :class:`course.grading.autograde.JudgeTestCells`) give each
+<notebook>.json``, written by :class:`course.grading.runner.autograde.JudgeTestCells`) give each
 test cell's verdict, the limits a submission hit and the seconds its notebook and its
 judging took; nbgrader's gradebook gives the scores and which cells are solution cells;
 the autograded notebooks (else the submitted ones) give the code students wrote; the
@@ -66,7 +66,7 @@ class Course:
             config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
         coursedir = CourseDirectory(config=config)
         coursedir.root = str(root)
-        # Sandboxing's settings (course.grading.autograde), read from the config alone
+        # Sandboxing's settings (course.grading.runner.autograde), read from the config alone
         sandboxing = config.Sandboxing
         folder = str(records) if records else str(sandboxing.get("records") or "")
         folder = Path(folder) if folder else root / "grading_records"
@@ -100,7 +100,8 @@ def _number(value) -> float | None:
 
 @dataclass(frozen=True)
 class LimitHit:
-    """One limit a submission hit while its notebook ran (see :mod:`course.grading.sandbox`)."""
+    """One limit a submission hit while its notebook ran (see
+    :mod:`course.grading.runner.sandbox`)."""
 
     limit: str
     """Which limit: "memory", "time", "output", "processes", "disk", "budget", ..."""

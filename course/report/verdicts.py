@@ -1,6 +1,6 @@
 """Reading one verdict of the judge: the failing case, the named mistake, the judged accuracy.
 
-A grading record (:mod:`course.grading.autograde`) keeps, for every test cell the judge
+A grading record (:mod:`course.grading.runner.autograde`) keeps, for every test cell the judge
 graded, ``{"passed": bool, "message": str}``: the message the student reads. The case
 that failed, the typical mistake the judge named and the accuracy of a trained network
 are parts of that text, written by the judge in fixed shapes (:mod:`course.grading.engine`)::

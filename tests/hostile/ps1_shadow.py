@@ -37,6 +37,9 @@ def plant(folder: Path, fields: dict) -> None:
         (package / "__init__.py").write_text(SHADOW.format(name=name))
     (folder / "course" / "grading").mkdir()
     (folder / "course" / "grading" / "__init__.py").write_text(SHADOW.format(name="course.grading"))
-    for module in ("execute", "wire", "launch", "judged"):
+    (folder / "course" / "grading" / "runner").mkdir()
+    (folder / "course" / "grading" / "runner" / "__init__.py").write_text(
+        SHADOW.format(name="course.grading.runner"))
+    for module in ("runner/execute", "wire", "launch", "judged"):
         (folder / "course" / "grading" / f"{module}.py").write_text(EXECUTOR)
     (folder / "sitecustomize.py").write_text(SHADOW.format(name="sitecustomize"))

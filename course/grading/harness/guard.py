@@ -11,8 +11,8 @@ This runs inside the student's process, so the student's own code can switch it 
 It exists so that an honest student who reaches for a library function hears at once,
 in the notebook, that the exercise is to write it. The grade does not rely on it: the
 judge runs the student's functions in a process where SciPy, PyTorch and the course's
-reference code are not installed at all (see :mod:`.judge`); within NumPy, which that
-process must have, this guard is all there is.
+reference code are not installed at all (see :mod:`course.grading.runner.judge`); within
+NumPy, which that process must have, this guard is all there is.
 
 Standard library only (NumPy is found in ``sys.modules``): the judged process loads
 this module on its own.

@@ -1,6 +1,6 @@
 """The judged process: it rebuilds a student's definitions and calls them for the judge.
 
-Started by :mod:`course.grading.judge` inside a sandbox whose Python sees only the
+Started by :mod:`course.grading.runner.judge` inside a sandbox whose Python sees only the
 standard library, this package (as the top-level package ``harness``) and the packages
 the task allows (NumPy; for PyTorch exercises, PyTorch): ``python -I -S -B -c
 BOOTSTRAP CONFIG`` (see :data:`BOOTSTRAP`). It speaks :mod:`.wire` messages: requests

@@ -5,7 +5,7 @@ path is site-packages alone: it imports the allowed packages (and, for PyTorch, 
 parts tasks use, touching CUDA when GPU), follows their distributions' requirements,
 and prints ``{"files": [...], "dists": {...}}``: every module file it loaded, every
 shared library it mapped, and the top-level names of the distributions. The judge
-(:func:`course.grading.judge.allowed_entries`) turns that into the entries of
+(:func:`course.grading.runner.judge.allowed_entries`) turns that into the entries of
 site-packages the sandbox shows. Standard library only, besides what it probes.
 """
 import importlib

@@ -8,13 +8,13 @@ and nothing else, and compares what comes back with the PyTorch reference, compu
 here. The verdict (passed, or the failing case with expected, got and the diagnosis)
 becomes that test cell's output, which nbgrader grades.
 
-The judged process (:mod:`.harness.judged`) runs in its own sandbox whose Python sees the
+The judged process (:mod:`..harness.judged`) runs in its own sandbox whose Python sees the
 standard library and the packages the task allows, no more: NumPy for problem sets 1
 to 3, NumPy and PyTorch for problem set 4. SciPy, the course's own operations and
 models, and everything else installed are not there to be called; they are absent, not
 guarded. It rebuilds the notebook's definitions (imports, functions, classes,
 assignments to names) from the submitted cells and answers calls with plain data
-(:mod:`.harness.wire`). If it dies, hangs or sends garbage, the call fails, that task fails
+(:mod:`..harness.wire`). If it dies, hangs or sends garbage, the call fails, that task fails
 with the reason, and a fresh judged process serves the next task.
 """
 from __future__ import annotations
@@ -31,11 +31,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cases import Rng
-from .engine import Outcome, Task, Verdict, outcome, tasks
-from .harness import wire
-from .harness.judged import BOOTSTRAP
-from .harness.protocol import exact_reader
+from ..cases import Rng
+from ..engine import Outcome, Task, Verdict, outcome, tasks
+from ..harness import wire
+from ..harness.judged import BOOTSTRAP
+from ..harness.protocol import exact_reader
 from .sandbox import Limits, Sandbox, View, kill_process_group
 
 __all__ = ["JudgedProcess", "RemoteTarget", "allowed_entries", "judge_notebook", "rebuilt_cells",
@@ -43,7 +43,7 @@ __all__ = ["JudgedProcess", "RemoteTarget", "allowed_entries", "judge_notebook",
 
 REPLY_BYTES = 64 * 1024 * 1024  # the largest reply of the judged process (arrays included)
 REPLY_HEADER = 4 * 1024 * 1024  # ... and of its JSON part, checked before it is parsed
-_HARNESS = Path(__file__).resolve().parent / "harness"
+_HARNESS = Path(__file__).resolve().parent.parent / "harness"
 _INSIDE = "/judge"
 
 
@@ -89,7 +89,7 @@ def allowed_entries(allowed: tuple[str, ...], gpu: bool = False) -> tuple[str, .
 
 
 def _harness_files() -> list[Path]:
-    """The modules of :mod:`.harness` the judged process imports (the probe stays out)."""
+    """The modules of :mod:`..harness` the judged process imports (the probe stays out)."""
     return sorted(p for p in _HARNESS.glob("*.py") if p.name != "probe.py")
 
 
@@ -317,7 +317,7 @@ def _threads() -> int:
 
 @dataclass
 class RemoteTarget:
-    """A target (see :mod:`.engine`) in a judged process, plus values a notebook exported."""
+    """A target (see :mod:`..engine`) in a judged process, plus values a notebook exported."""
 
     process: JudgedProcess | None
     exports: dict = field(default_factory=dict)  # name -> value, or {"error": ...}

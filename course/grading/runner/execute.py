@@ -31,8 +31,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .harness import wire
-from .harness.protocol import exact_reader
+from ..harness import wire
+from ..harness.protocol import exact_reader
 
 __all__ = ["CellResult", "Job", "Run", "run_notebook"]
 
@@ -326,7 +326,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    from .harness.launch import apply_rlimits
+    from ..harness.launch import apply_rlimits
 
     apply_rlimits(job.rlimits)
     skip_slow_imports()
@@ -358,7 +358,7 @@ def run_notebook(job: Job, sandbox, deadline: float, cwd: str | None = None) -> 
     channel, writer = os.pipe()
     orders, order_writer = os.pipe()
     # -P: the working folder (the submission's files) is not put first on sys.path
-    argv = [sys.executable, "-P", "-m", "course.grading.execute", str(orders), str(writer)]
+    argv = [sys.executable, "-P", "-m", "course.grading.runner.execute", str(orders), str(writer)]
     if sandbox is not None:
         job.rlimits = sandbox.inside_rlimits()
         command, options, cwd = sandbox.command(argv), sandbox.popen_options(), None

@@ -48,7 +48,7 @@ __all__ = ["Cgroup", "Limits", "Sandbox", "bwrap_path", "unavailable"]
 GiB = 1 << 30
 MiB = 1 << 20
 SANDBOX_UID = 65534  # "nobody"
-_LAUNCH = Path(__file__).with_name("harness") / "launch.py"
+_LAUNCH = Path(__file__).parent.parent / "harness" / "launch.py"
 
 
 @dataclass(frozen=True)
