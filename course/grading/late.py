@@ -212,6 +212,15 @@ class _Choice(_NamedError, Enum):
         return "one of " + ", ".join(repr(v) for v in self.values)
 
 
+def _entries(mapping: dict, trait: str, ids: str):
+    """``(key, value)`` for each entry of the LatePolicy dict ``trait``, whose keys must be
+    ``ids`` ids (str): key names the entry in messages (``LatePolicy.due_dates['ps1']``)."""
+    for name, value in mapping.items():
+        if not isinstance(name, str):
+            raise ValueError(f"LatePolicy.{trait}: expected {ids} ids as keys, got {name!r}")
+        yield f"LatePolicy.{trait}[{name!r}]", value
+
+
 class LatePolicy(Configurable):
     """How late work is counted and penalized (``c.LatePolicy.*`` in ``nbgrader_config.py``).
 
@@ -242,21 +251,13 @@ class LatePolicy(Configurable):
 
     @validate("due_dates")
     def _check_due_dates(self, proposal):
-        for assignment, value in proposal.value.items():
-            key = f"LatePolicy.due_dates[{assignment!r}]"
-            if not isinstance(assignment, str):
-                raise ValueError(f"LatePolicy.due_dates: expected assignment ids as keys, "
-                                 f"got {assignment!r}")
+        for key, value in _entries(proposal.value, "due_dates", "assignment"):
             parse_date(value, key)
         return proposal.value
 
     @validate("extensions")
     def _check_extensions(self, proposal):
-        for student, per_assignment in proposal.value.items():
-            key = f"LatePolicy.extensions[{student!r}]"
-            if not isinstance(student, str):
-                raise ValueError(f"LatePolicy.extensions: expected student ids as keys, "
-                                 f"got {student!r}")
+        for key, per_assignment in _entries(proposal.value, "extensions", "student"):
             if not isinstance(per_assignment, dict):
                 raise ValueError(f"{key}: expected a dict of assignment id -> extension, "
                                  f"got {per_assignment!r}")

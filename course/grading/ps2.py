@@ -34,13 +34,18 @@ def three_channel_example():
     return x, weight
 
 
+def conv2d_inputs(case):
+    """A conv2d case's ``x, weight, bias`` in float64 (bias may be None) and its stride and
+    padding as pairs: ``x, w, b, s, p``."""
+    i = case.inputs()
+    b = None if i["bias"] is None else f64(i["bias"])
+    return f64(i["x"]), f64(i["weight"]), b, pair(i["stride"]), pair(i["padding"])
+
+
 def conv2d_mistakes(case) -> list[Mistake]:
     """The typical mistakes of a multi-channel conv2d with bias, stride and padding."""
     o = ops()
-    i = case.inputs()
-    x, w = f64(i["x"]), f64(i["weight"])
-    b = None if i["bias"] is None else f64(i["bias"])
-    s, p = pair(i["stride"]), pair(i["padding"])
+    x, w, b, s, p = conv2d_inputs(case)
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
 
@@ -82,55 +87,85 @@ def conv2d_mistakes(case) -> list[Mistake]:
     return found
 
 
+def conv2d_case(label, x, weight, bias=None, stride=1, padding=0) -> Case:
+    """One call ``conv2d(x, weight, bias, stride=stride, padding=padding)``."""
+    return Case(label, (("x", x), ("weight", weight), ("bias", bias)),
+                (("stride", stride), ("padding", padding)))
+
+
+class Conv2dCases:
+    """The conv2d cases that ps2's ``conv2d`` and ps3's ``conv2d_matmul`` share.
+
+    Each method draws its inputs from ``rng`` when it is called, so a task's draws follow
+    the order of its own list; ``batch`` is the one setting in which the two differ.
+    """
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def lecture(self, stride=1) -> Case:
+        image, filters = six_by_six_example()
+        label = ("the lecture's 6x6 image with two 3x3 filters, stride 1" if stride == 1
+                 else f"the 6x6 example with stride {stride}")
+        return conv2d_case(label, image, filters, stride=stride)
+
+    def padded_batch(self) -> Case:
+        rng = self.rng
+        return conv2d_case("batch of 2, 3 channels, 4 filters, bias, padding 1",
+                           rng.array((2, 3, 5, 5)), rng.array((4, 3, 3, 3)),
+                           rng.array((4,), nonzero=True), padding=1)
+
+    def square(self, batch: int) -> Case:
+        rng = self.rng
+        return conv2d_case("3 channels, 3 filters (square: swapped axes would not crash), bias",
+                           rng.array((batch, 3, 6, 6)), rng.array((3, 3, 3, 3)),
+                           rng.array((3,), nonzero=True))
+
+    def one_by_one(self, batch: int) -> Case:
+        rng = self.rng
+        return conv2d_case("1x1 convolution mixing 4 channels into 2",
+                           rng.array((batch, 4, 3, 3)), rng.array((2, 4, 1, 1)),
+                           rng.array((2,), nonzero=True))
+
+    def non_square(self) -> Case:
+        rng = self.rng
+        return conv2d_case("non-square 3x2 kernels, stride (2, 1), padding (1, 0)",
+                           rng.array((3, 2, 7, 6), step=0.5), rng.array((3, 2, 3, 2)),
+                           rng.array((3,), step=0.5, nonzero=True), stride=(2, 1), padding=(1, 0))
+
+
 @task("test_conv2d")
 class Conv2d(CaseTask):
     result = ArrayResult()
 
     def cases(self, rng, hidden):
-        image, filters = six_by_six_example()
+        shared = Conv2dCases(rng)
         x3, w3 = three_channel_example()
         cases = [
-            Case("2 channels, 2 filters of 2x2, on a 3x3 image",
-                 (("x", rng.array((1, 2, 3, 3))), ("weight", rng.array((2, 2, 2, 2), nonzero=True)),
-                  ("bias", None)), (("stride", 1), ("padding", 0))),
-            Case("the lecture's 6x6 image with two 3x3 filters, stride 1",
-                 (("x", image), ("weight", filters), ("bias", None)), (("stride", 1), ("padding", 0))),
-            Case("the lecture's three-channel 4x4 example (element (0, 0) is 43)",
-                 (("x", x3), ("weight", w3), ("bias", None)), (("stride", 1), ("padding", 0))),
-            Case("batch of 2, 3 channels, 4 filters, bias, padding 1",
-                 (("x", rng.array((2, 3, 5, 5))), ("weight", rng.array((4, 3, 3, 3))),
-                  ("bias", rng.array((4,), nonzero=True))), (("stride", 1), ("padding", 1))),
+            conv2d_case("2 channels, 2 filters of 2x2, on a 3x3 image",
+                        rng.array((1, 2, 3, 3)), rng.array((2, 2, 2, 2), nonzero=True)),
+            shared.lecture(),
+            conv2d_case("the lecture's three-channel 4x4 example (element (0, 0) is 43)", x3, w3),
+            shared.padded_batch(),
         ]
         if hidden:
             cases += [
-                Case("the 6x6 example with stride 2",
-                     (("x", image), ("weight", filters), ("bias", None)), (("stride", 2), ("padding", 0))),
-                Case("3 channels, 3 filters (square: swapped axes would not crash), bias",
-                     (("x", rng.array((1, 3, 6, 6))), ("weight", rng.array((3, 3, 3, 3))),
-                      ("bias", rng.array((3,), nonzero=True))), (("stride", 1), ("padding", 0))),
-                Case("1x1 convolution mixing 4 channels into 2",
-                     (("x", rng.array((2, 4, 3, 3))), ("weight", rng.array((2, 4, 1, 1))),
-                      ("bias", rng.array((2,), nonzero=True))), (("stride", 1), ("padding", 0))),
-                Case("uint8 images (values up to 255)",
-                     (("x", rng.array((1, 1, 6, 6), 0, 255, dtype="uint8")),
-                      ("weight", make((1, 1, 3, 3), [1, 0, -1] * 3)), ("bias", None)),
-                     (("stride", 1), ("padding", 0))),
-                Case("non-square 3x2 kernels, stride (2, 1), padding (1, 0)",
-                     (("x", rng.array((3, 2, 7, 6), step=0.5)), ("weight", rng.array((3, 2, 3, 2))),
-                      ("bias", rng.array((3,), step=0.5, nonzero=True))),
-                     (("stride", (2, 1)), ("padding", (1, 0)))),
-                Case("batch of 4, stride 3, padding 2",
-                     (("x", rng.array((4, 2, 9, 9), step=0.25)), ("weight", rng.array((5, 2, 3, 3))),
-                      ("bias", rng.array((5,), nonzero=True))), (("stride", 3), ("padding", 2))),
+                shared.lecture(stride=2),
+                shared.square(batch=1),
+                shared.one_by_one(batch=2),
+                conv2d_case("uint8 images (values up to 255)",
+                            rng.array((1, 1, 6, 6), 0, 255, dtype="uint8"),
+                            make((1, 1, 3, 3), [1, 0, -1] * 3)),
+                shared.non_square(),
+                conv2d_case("batch of 4, stride 3, padding 2",
+                            rng.array((4, 2, 9, 9), step=0.25), rng.array((5, 2, 3, 3)),
+                            rng.array((5,), nonzero=True), stride=3, padding=2),
             ]
         return cases
 
     def expected(self, case):
-        i = case.inputs()
-        bias = i["bias"]
-        return torch_reference("conv2d", f64(i["x"]), f64(i["weight"]),
-                               None if bias is None else f64(bias),
-                               stride=pair(i["stride"]), padding=pair(i["padding"]))
+        x, w, b, s, p = conv2d_inputs(case)
+        return torch_reference("conv2d", x, w, b, stride=s, padding=p)
 
     def shape_formula(self, case):
         i = case.inputs()

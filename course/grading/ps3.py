@@ -12,7 +12,7 @@ import numpy as np
 from .cases import Case, Mistake, make, pair
 from .engine import ArrayResult, ArraysResult, CaseTask, EstimateResult, problem_set
 from .harness import functions, wire
-from .ps2 import Conv2d, conv2d_mistakes, six_by_six_example
+from .ps2 import Conv2d, Conv2dCases, conv2d_case, conv2d_inputs, conv2d_mistakes
 from .references import FLIPPED, attempt, f64, ops, out_size, size_formula, torch_reference
 
 task = problem_set("ps3")
@@ -42,12 +42,17 @@ def deck_example():
     return image, kernel
 
 
-@task("test_im2col")
-class Im2col(CaseTask):
+class _ExactArray(CaseTask):
+    """A task whose answer only places given values (input pixels, kernel entries), with no
+    arithmetic on them: compared exactly (to 1e-12)."""
+
     result = ArrayResult()
     rtol = 0.0
     atol = 1e-12
 
+
+@task("test_im2col")
+class Im2col(_ExactArray):
     def cases(self, rng, hidden):
         image, _ = deck_example()
         cases = [
@@ -146,40 +151,23 @@ class Conv2dMatmul(Conv2d):
     calls = "im2col"
 
     def cases(self, rng, hidden):
-        image, filters = six_by_six_example()
-        cases = [
-            Case("the lecture's 6x6 image with two 3x3 filters, stride 1",
-                 (("x", image), ("weight", filters), ("bias", None)), (("stride", 1), ("padding", 0))),
-            Case("batch of 2, 3 channels, 4 filters, bias, padding 1",
-                 (("x", rng.array((2, 3, 5, 5))), ("weight", rng.array((4, 3, 3, 3))),
-                  ("bias", rng.array((4,), nonzero=True))), (("stride", 1), ("padding", 1))),
-        ]
+        shared = Conv2dCases(rng)
+        cases = [shared.lecture(), shared.padded_batch()]
         if hidden:
             cases += [
-                Case("the 6x6 example with stride 2",
-                     (("x", image), ("weight", filters), ("bias", None)), (("stride", 2), ("padding", 0))),
-                Case("3 channels, 3 filters (square: swapped axes would not crash), bias",
-                     (("x", rng.array((2, 3, 6, 6))), ("weight", rng.array((3, 3, 3, 3))),
-                      ("bias", rng.array((3,), nonzero=True))), (("stride", 1), ("padding", 0))),
-                Case("1x1 convolution mixing 4 channels into 2",
-                     (("x", rng.array((3, 4, 3, 3))), ("weight", rng.array((2, 4, 1, 1))),
-                      ("bias", rng.array((2,), nonzero=True))), (("stride", 1), ("padding", 0))),
-                Case("non-square 3x2 kernels, stride (2, 1), padding (1, 0)",
-                     (("x", rng.array((3, 2, 7, 6), step=0.5)), ("weight", rng.array((3, 2, 3, 2))),
-                      ("bias", rng.array((3,), step=0.5, nonzero=True))),
-                     (("stride", (2, 1)), ("padding", (1, 0)))),
-                Case("batch of 4, 16x16 images, 8 filters, stride 2, padding 2",
-                     (("x", rng.array((4, 3, 16, 16), step=0.25)), ("weight", rng.array((8, 3, 5, 5))),
-                      ("bias", rng.array((8,), nonzero=True))), (("stride", 2), ("padding", 2))),
+                shared.lecture(stride=2),
+                shared.square(batch=2),
+                shared.one_by_one(batch=3),
+                shared.non_square(),
+                conv2d_case("batch of 4, 16x16 images, 8 filters, stride 2, padding 2",
+                            rng.array((4, 3, 16, 16), step=0.25), rng.array((8, 3, 5, 5)),
+                            rng.array((8,), nonzero=True), stride=2, padding=2),
             ]
         return cases
 
     def mistakes(self, case):
         o = ops()
-        i = case.inputs()
-        x, w = f64(i["x"]), f64(i["weight"])
-        b = None if i["bias"] is None else f64(i["bias"])
-        s, p = pair(i["stride"]), pair(i["padding"])
+        x, w, b, s, p = conv2d_inputs(case)
         N, C, H, W = x.shape
         F, _, KH, KW = w.shape
         found = []
@@ -202,11 +190,7 @@ class Conv2dMatmul(Conv2d):
 
 
 @task("test_conv_matrix_1d")
-class ConvMatrix1d(CaseTask):
-    result = ArrayResult()
-    rtol = 0.0
-    atol = 1e-12
-
+class ConvMatrix1d(_ExactArray):
     def cases(self, rng, hidden):
         cases = [
             Case("the lecture's kernel (-1, 0, 1) on a signal of length 6",
@@ -252,11 +236,7 @@ class ConvMatrix1d(CaseTask):
 
 
 @task("test_conv_matrix_2d")
-class ConvMatrix2d(CaseTask):
-    result = ArrayResult()
-    rtol = 0.0
-    atol = 1e-12
-
+class ConvMatrix2d(_ExactArray):
     def cases(self, rng, hidden):
         _, kernel = deck_example()
         cases = [
@@ -339,42 +319,47 @@ def crop_full(full, start, size):
     return out
 
 
+def transpose_case(label, x, weight, stride=1, padding=0, output_padding=0) -> Case:
+    """One call ``conv_transpose2d(x, weight, stride=..., padding=..., output_padding=...)``."""
+    return Case(label, (("x", x), ("weight", weight)),
+                (("stride", stride), ("padding", padding), ("output_padding", output_padding)))
+
+
 @task("test_conv_transpose2d")
 class ConvTranspose2d(CaseTask):
     result = ArrayResult()
+
     def cases(self, rng, hidden):
         _, kernel = deck_example()
         cases = [
-            Case("the lecture's 2x2 input [[1, 2], [2, 4]] with the kernel [[1, 2], [2, 1]]",
-                 (("x", make((1, 1, 2, 2), [1, 2, 2, 4])), ("weight", np.array(kernel)[None, None])),
-                 (("stride", 1), ("padding", 0), ("output_padding", 0))),
-            Case("2 images, 2 input channels, 3 output channels, 3x3 kernel, stride 2",
-                 (("x", rng.array((2, 2, 3, 3))), ("weight", rng.array((2, 3, 3, 3), nonzero=True))),
-                 (("stride", 2), ("padding", 0), ("output_padding", 0))),
+            transpose_case("the lecture's 2x2 input [[1, 2], [2, 4]] with the kernel [[1, 2], [2, 1]]",
+                           make((1, 1, 2, 2), [1, 2, 2, 4]), np.array(kernel)[None, None]),
+            transpose_case("2 images, 2 input channels, 3 output channels, 3x3 kernel, stride 2",
+                           rng.array((2, 2, 3, 3)), rng.array((2, 3, 3, 3), nonzero=True), stride=2),
         ]
         if hidden:
             cases += [
-                Case("stride 2, padding 1",
-                     (("x", rng.array((1, 2, 3, 3))), ("weight", rng.array((2, 3, 3, 3)))),
-                     (("stride", 2), ("padding", 1), ("output_padding", 0))),
-                Case("stride 2, padding 1, output_padding 1",
-                     (("x", rng.array((1, 1, 3, 4), nonzero=True)), ("weight", rng.array((1, 2, 3, 3), nonzero=True))),
-                     (("stride", 2), ("padding", 1), ("output_padding", 1))),
-                Case("stride 2, no padding, output_padding 1 (the extra row and column)",
-                     (("x", rng.array((2, 1, 2, 3), nonzero=True)), ("weight", rng.array((1, 2, 2, 2), nonzero=True))),
-                     (("stride", 2), ("padding", 0), ("output_padding", 1))),
-                Case("stride (2, 3), padding (1, 0), output_padding (1, 2)",
-                     (("x", rng.array((1, 2, 3, 3), step=0.5)), ("weight", rng.array((2, 2, 3, 2)))),
-                     (("stride", (2, 3)), ("padding", (1, 0)), ("output_padding", (1, 2)))),
-                Case("3 input and 3 output channels (square: swapped axes would not crash)",
-                     (("x", rng.array((2, 3, 3, 3))), ("weight", rng.array((3, 3, 2, 2)))),
-                     (("stride", 1), ("padding", 0), ("output_padding", 0))),
-                Case("1x1 kernel, stride 2 (zeros between the inputs)",
-                     (("x", rng.array((1, 2, 3, 3), nonzero=True)), ("weight", rng.array((2, 1, 1, 1), nonzero=True))),
-                     (("stride", 2), ("padding", 0), ("output_padding", 0))),
-                Case("batch of 2, 4x4 inputs, 4 -> 2 channels, 4x4 kernel, stride 2, padding 1",
-                     (("x", rng.array((2, 4, 4, 4), step=0.5)), ("weight", rng.array((4, 2, 4, 4)))),
-                     (("stride", 2), ("padding", 1), ("output_padding", 0))),
+                transpose_case("stride 2, padding 1",
+                               rng.array((1, 2, 3, 3)), rng.array((2, 3, 3, 3)), stride=2, padding=1),
+                transpose_case("stride 2, padding 1, output_padding 1",
+                               rng.array((1, 1, 3, 4), nonzero=True),
+                               rng.array((1, 2, 3, 3), nonzero=True),
+                               stride=2, padding=1, output_padding=1),
+                transpose_case("stride 2, no padding, output_padding 1 (the extra row and column)",
+                               rng.array((2, 1, 2, 3), nonzero=True),
+                               rng.array((1, 2, 2, 2), nonzero=True), stride=2, output_padding=1),
+                transpose_case("stride (2, 3), padding (1, 0), output_padding (1, 2)",
+                               rng.array((1, 2, 3, 3), step=0.5), rng.array((2, 2, 3, 2)),
+                               stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
+                transpose_case("3 input and 3 output channels (square: swapped axes would not crash)",
+                               rng.array((2, 3, 3, 3)), rng.array((3, 3, 2, 2))),
+                transpose_case("1x1 kernel, stride 2 (zeros between the inputs)",
+                               rng.array((1, 2, 3, 3), nonzero=True),
+                               rng.array((2, 1, 1, 1), nonzero=True), stride=2),
+                transpose_case("batch of 2, 4x4 inputs, 4 -> 2 channels, 4x4 kernel, stride 2, "
+                               "padding 1",
+                               rng.array((2, 4, 4, 4), step=0.5), rng.array((4, 2, 4, 4)),
+                               stride=2, padding=1),
             ]
         return cases
 
