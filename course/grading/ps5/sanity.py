@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import references as refs
 from ..cases import Mistake, fmt, pair
-from ..engine import Verdict, as_float
+from ..engine import as_float
 from ..procedures import ProcedureTask, Setup
 from ..references import f64
 from .common import (
@@ -23,8 +23,7 @@ from .common import (
 from .network import (
     _digits,
     _loss,
-    _network_error,
-    _run_on_made_network,
+    _reply_error,
     _scores,
     made_network,
     made_network_data,
@@ -145,8 +144,11 @@ def _describe_layers(layers) -> str:
 
 
 @task("test_gradient_check_network")
-class GradientCheckNetwork(NumpyTask):
-    """The student's whole-network gradient check on small networks of their own layers."""
+class GradientCheckNetwork(NumpyTask, ProcedureTask):
+    """The student's whole-network gradient check on small networks of their own layers:
+    one setup per network (right, or with one part of its backward pass broken)."""
+
+    procedure = "numpy_network"
 
     eps = 1e-5
 
@@ -241,7 +243,7 @@ class GradientCheckNetwork(NumpyTask):
                 out[name] = _np(grad)
         return out
 
-    def judge(self, target, rng, hidden):
+    def cases(self, rng, hidden):
         plans = [("A", (), "a correct network"),
                  ("A", ((0, "weight", 1.5),), "a network whose first layer's weight gradient is "
                                                "1.5 times too large")]
@@ -254,46 +256,54 @@ class GradientCheckNetwork(NumpyTask):
                                                     "are wrong)"),
                       ("B", ((5, "bias", 0.8),), "a network whose last bias gradient is 20 % "
                                                   "too small")]
-        reported = []
-        for key, breaks, what in plans:
-            layers, state, x, y, exact = self._draw(rng.child(f"{key}{len(reported)}"), key,
+        setups = []
+        for index, (key, breaks, what) in enumerate(plans):
+            layers, state, x, y, exact = self._draw(rng.child(f"{key}{index}"), key,
                                                     [breaks] if breaks else [])
-            label = (f"{what}: {_describe_layers(layers)} with the judge's weights, x of shape "
-                     f"{x.shape}, y = {y.tolist()}")
-            outcome = target.procedure(self, "numpy_network", self.function, {
-                "layers": [list(layer) for layer in layers], "state": state, "mode": "train",
-                "breaks": [list(b) for b in breaks], "x": x, "y": y, "analytic": True})
-            problem = _network_error(outcome, label)
-            if problem:
-                return self.fail(hidden, label, problem)
-            result = outcome.value
-            value = as_float(result.get("value"))
-            if value is None:
-                return self.fail(hidden, label, f"Return one float (the largest relative error), "
-                                                f"got {fmt(result.get('value'))}.")
-            if not (math.isfinite(value) and value >= 0):
-                return self.fail(hidden, label, f"A relative error is a finite number >= 0, got "
-                                                f"{value!r} (a division by zero? guard the "
-                                                "denominator).")
-            grads = result.get("grads", {})
-            given = self._given(layers, state, x, y, breaks) if breaks else exact
-            own = self._own_backward(grads, given, exact)
-            if own:
-                noticed = ("your check reported {:.3g}, so it noticed" if value > BROKEN_BOUND
-                           else "your check reported only {:.3g}, so it missed it").format(value)
-                return self.fail(hidden, label, f"{own} ({noticed}.)")
-            true_error = network_error(given, exact)
-            after = result.get("state_after", {})
-            moved = [k for k in state if "running" not in k and not (
-                isinstance(after.get(k), np.ndarray) and np.allclose(after[k], state[k],
-                                                                     rtol=0, atol=1e-12))]
-            if moved:
-                return self.fail(hidden, label, (
-                    f"after your check, the network's {moved[0]!r} differs from before: put "
-                    "every nudged entry back to its saved value."))
-            if not breaks and not value < GRADIENT_BOUND:
-                return self.fail(hidden, label, (
-                    f"Your check reports {value:.3g} for a network whose gradients are right "
+            setup = Setup(f"{what}: {_describe_layers(layers)} with the judge's weights, x of "
+                          f"shape {x.shape}, y = {y.tolist()}",
+                          {"layers": [list(layer) for layer in layers], "state": state,
+                           "mode": "train", "breaks": [list(b) for b in breaks], "x": x, "y": y,
+                           "analytic": True},
+                          index)  # the plans' order: a right network first
+            setup.exact = exact
+            setups.append(setup)
+        return setups
+
+    def expect(self, case):
+        return {}, "PyTorch's autograd"
+
+    def judge_reply(self, case, reply, expected, where):
+        data = case.data()
+        layers = [tuple(layer) for layer in data["layers"]]
+        state, x, y, exact = data["state"], data["x"], data["y"], case.exact
+        breaks = [tuple(b) for b in data["breaks"]]
+        problem = _reply_error(reply, case.label)
+        if problem:
+            return problem
+        value = as_float(reply.get("value"))
+        if value is None:
+            return f"Return one float (the largest relative error), got {fmt(reply.get('value'))}."
+        if not (math.isfinite(value) and value >= 0):
+            return (f"A relative error is a finite number >= 0, got {value!r} (a division by "
+                    "zero? guard the denominator).")
+        grads = reply.get("grads", {})
+        given = self._given(layers, state, x, y, breaks) if breaks else exact
+        own = self._own_backward(grads, given, exact)
+        if own:
+            noticed = ("your check reported {:.3g}, so it noticed" if value > BROKEN_BOUND
+                       else "your check reported only {:.3g}, so it missed it").format(value)
+            return f"{own} ({noticed}.)"
+        true_error = network_error(given, exact)
+        after = reply.get("state_after", {})
+        moved = [k for k in state if "running" not in k and not (
+            isinstance(after.get(k), np.ndarray) and np.allclose(after[k], state[k],
+                                                                 rtol=0, atol=1e-12))]
+        if moved:
+            return (f"after your check, the network's {moved[0]!r} differs from before: put "
+                    "every nudged entry back to its saved value.")
+        if not breaks and not value < GRADIENT_BOUND:
+            return (f"Your check reports {value:.3g} for a network whose gradients are right "
                     f"(they agree with PyTorch's autograd to {true_error:.1g}); it should be "
                     f"below {GRADIENT_BOUND:g}.\nLikely mistake: compare, for every parameter "
                     "array, net.gradients()[name] from ONE forward and backward pass with the "
@@ -301,23 +311,24 @@ class GradientCheckNetwork(NumpyTask):
                     "criterion.forward(net.forward(x), y), eps = 1e-5, in float64; err = "
                     "max|a - n| / max(max|a|, max|n|) over all the network's gradients at once "
                     "(a conv bias before batch norm has gradient 0: an error of its own would "
-                    "compare rounding noise with rounding noise)."))
-            if breaks and not value > BROKEN_BOUND:
-                part = breaks[0][1]
-                where = ("the gradients of the layers BEFORE layer " f"{breaks[0][0]}"
-                         if part == "grad_x" else f"the gradient of {breaks[0][0]}.{part}")
-                return self.fail(hidden, label, (
-                    f"Your check reports only {value:.3g} for a network whose {where} is wrong "
+                    "compare rounding noise with rounding noise).")
+        if breaks and not value > BROKEN_BOUND:
+            part = breaks[0][1]
+            where = ("the gradients of the layers BEFORE layer " f"{breaks[0][0]}"
+                     if part == "grad_x" else f"the gradient of {breaks[0][0]}.{part}")
+            return (f"Your check reports only {value:.3g} for a network whose {where} is wrong "
                     f"(its true relative error is {true_error:.3g}); it should be above "
                     f"{BROKEN_BOUND:g}.\nLikely mistake: check every parameter array of every "
                     "layer (net.parameters()), every entry, against the analytic gradient "
-                    "(net.gradients()) of the same forward and backward pass."))
-            reported.append(value)
+                    "(net.gradients()) of the same forward and backward pass.")
+        case.value = value
+        return None
+
+    def passed(self, cases, hidden, where):
         which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {len(plans)} {which} checks passed: below "
-                             f"{GRADIENT_BOUND:g} for the right networks, above {BROKEN_BOUND:g} "
-                             f"for the broken ones (you reported "
-                             f"{', '.join(f'{v:.2g}' for v in reported)}).")
+        return (f"{self.name}: all {len(cases)} {which} checks passed: below "
+                f"{GRADIENT_BOUND:g} for the right networks, above {BROKEN_BOUND:g} for the "
+                f"broken ones (you reported {', '.join(f'{c.value:.2g}' for c in cases)}).")
 
     def _given(self, layers, state, x, y, breaks) -> dict:
         """The gradients that a backward pass with ``breaks`` computes (autograd, with hooks)."""
@@ -358,55 +369,63 @@ class GradientCheckNetwork(NumpyTask):
 
 
 @task("test_overfit_small")
-class OverfitSmall(NumpyTask):
+class OverfitSmall(NumpyTask, ProcedureTask):
     """``overfit_small`` trains a fresh network on 50 digits; the judge counts what it fits."""
 
-    def judge(self, target, rng, hidden):
+    procedure = "numpy_network"
+
+    def cases(self, rng, hidden):
         digits = refs.mnist()
         runs = [(0, np.asarray(digits.x_train[:OVERFIT_SIZE], dtype=np.float64),
                  digits.y_train[:OVERFIT_SIZE].astype(np.int64), "the first 50 training digits")]
         if hidden:
             x, y = _digits(rng, OVERFIT_SIZE)
             runs.append((rng.ints(1, 10**6, 1)[0], x, y, "50 training digits drawn afresh"))
-        seconds = []
-        for seed, x, y, which in runs:
-            label = (f"np.random.seed({seed}); net = make_network(); overfit_small(net, "
-                     f"criterion, x, y) on {which}")
-            result, net, problem = _run_on_made_network(
-                self, target, label, int(seed), x, y, "state_after",
-                "The network after overfit_small")
-            if problem:
-                return self.fail(hidden, label, problem)
-            losses = result.get("value")
-            if not isinstance(losses, (list, tuple)) or not losses or not all(
-                    as_float(v) is not None for v in losses):
-                return self.fail(hidden, label, f"Return the list of losses, one float per "
-                                                f"step, got {fmt(losses)}.")
-            losses = [as_float(v) for v in losses]
-            predicted = _np(_scores(net, x, True).argmax(1))
-            accuracy = float(np.mean(predicted == y))
-            if accuracy < 1.0:
-                before = result.get("state_before", {})
-                unchanged = all(np.array_equal(before[k], result["state_after"].get(k))
-                                for k in before if "running" not in k)
-                lines = [f"after overfit_small, your network classifies {int(accuracy * len(y))} "
-                         f"of the {len(y)} digits it trained on correctly (computed by the judge "
-                         "from the weights, in training mode); all 50 are required."]
-                if unchanged:
-                    lines.append("The parameters did not change: update them in place "
-                                 "(w[...] = w_next) for every array of net.parameters().")
-                elif not all(math.isfinite(v) for v in losses) or losses[-1] > losses[0]:
-                    lines.append(f"Your losses went from {losses[0]:.4g} to {losses[-1]:.4g}: the "
-                                 "training diverged (a learning rate too large for momentum "
-                                 "0.9, or a wrong update: see the momentum task).")
-                else:
-                    lines.append(f"Your losses went from {losses[0]:.4g} to {losses[-1]:.4g} in "
-                                 f"{len(losses)} steps: train longer, or with a larger learning "
-                                 "rate (full-batch steps on the 50 digits).")
-                return self.fail(hidden, label, "\n".join(lines))
-            seconds.append(as_float(result.get("seconds")) or 0.0)
+        return [Setup(f"np.random.seed({seed}); net = make_network(); overfit_small(net, "
+                      f"criterion, x, y) on {which}", made_network_data(int(seed), x, y), len(y))
+                for seed, x, y, which in runs]
+
+    def expect(self, case):
+        return {}, "the judge's count of the digits your trained weights fit"
+
+    def judge_reply(self, case, reply, expected, where):
+        net, problem = made_network(reply, case.label, "state_after",
+                                    "The network after overfit_small")
+        if problem:
+            return problem
+        losses = reply.get("value")
+        if not isinstance(losses, (list, tuple)) or not losses or not all(
+                as_float(v) is not None for v in losses):
+            return f"Return the list of losses, one float per step, got {fmt(losses)}."
+        losses = [as_float(v) for v in losses]
+        x, y = case.data()["x"], case.data()["y"]
+        predicted = _np(_scores(net, x, True).argmax(1))
+        accuracy = float(np.mean(predicted == y))
+        if accuracy < 1.0:
+            before = reply.get("state_before", {})
+            unchanged = all(np.array_equal(before[k], reply["state_after"].get(k))
+                            for k in before if "running" not in k)
+            lines = [f"after overfit_small, your network classifies {int(accuracy * len(y))} "
+                     f"of the {len(y)} digits it trained on correctly (computed by the judge "
+                     "from the weights, in training mode); all 50 are required."]
+            if unchanged:
+                lines.append("The parameters did not change: update them in place "
+                             "(w[...] = w_next) for every array of net.parameters().")
+            elif not all(math.isfinite(v) for v in losses) or losses[-1] > losses[0]:
+                lines.append(f"Your losses went from {losses[0]:.4g} to {losses[-1]:.4g}: the "
+                             "training diverged (a learning rate too large for momentum "
+                             "0.9, or a wrong update: see the momentum task).")
+            else:
+                lines.append(f"Your losses went from {losses[0]:.4g} to {losses[-1]:.4g} in "
+                             f"{len(losses)} steps: train longer, or with a larger learning "
+                             "rate (full-batch steps on the 50 digits).")
+            return "\n".join(lines)
+        case.losses, case.seconds = losses, as_float(reply.get("seconds")) or 0.0
+        return None
+
+    def passed(self, cases, hidden, where):
         which = "hidden" if hidden else "visible"
-        return Verdict(True, f"{self.name}: all {which} checks passed: 100 % of the "
-                             f"{OVERFIT_SIZE} digits fitted, computed by the judge (your "
-                             f"losses: {losses[0]:.3f} -> {losses[-1]:.2g}; "
-                             f"{max(seconds):.1f} s).")
+        losses = cases[-1].losses
+        return (f"{self.name}: all {which} checks passed: 100 % of the {OVERFIT_SIZE} digits "
+                f"fitted, computed by the judge (your losses: {losses[0]:.3f} -> "
+                f"{losses[-1]:.2g}; {max(c.seconds for c in cases):.1f} s).")
