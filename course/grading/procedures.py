@@ -77,7 +77,7 @@ class ReplyResult(Result):
     def judge(self, task, target, case, expected, where):
         outcome = task.call(target, case)
         if not outcome.ok:
-            return "\n".join(filter(None, (outcome.message(), case.describe())))
+            return task.refused(target, case, outcome)
         if not isinstance(outcome.value, dict):
             return "The judged process sent an unexpected reply."
         return task.judge_reply(case, outcome.value, expected, where)
@@ -109,6 +109,11 @@ class ProcedureTask(CaseTask):
 
     def judge_reply(self, case, reply: dict, expected: dict, where: str) -> str | None:
         raise NotImplementedError
+
+    def refused(self, target, case, outcome) -> str:
+        """The message when the call brought no reply: the student's code raised outside
+        the procedure's own care, a shortcut was refused, the judged process failed."""
+        return "\n".join(filter(None, (outcome.message(), case.describe())))
 
     def mistakes(self, case, part: str) -> list[Mistake]:
         return []

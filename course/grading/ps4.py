@@ -291,13 +291,18 @@ def _forbidden_base(mro: list[str]) -> str | None:
 
 
 @task("test_lenet5", function="LeNet5")
-class LeNet5(TorchTask):
-    """The student's LeNet-5 class against :data:`SPEC`, then against the judge's copy."""
+class LeNet5(TorchTask, ProcedureTask):
+    """The student's LeNet-5 class against :data:`SPEC`, then against the judge's copy: one
+    setup per way of building it (``LeNet5()`` traced on batches; with the judge's weights;
+    ``num_classes=3``; ``dropout=0.5``), each built and run by the ``build_and_run``
+    procedure."""
 
-    def _runs(self, rng, hidden):
+    procedure = "build_and_run"
+
+    def cases(self, rng, hidden):
         main = [{"x": _images(rng, 4), "mode": "eval", "trace": True}]
-        builds = [{"kwargs": {}, "seed": 0, "label": "LeNet5()", "n": 4, "classes": 10,
-                   "runs": main}]
+        builds = [{"kwargs": {}, "seed": 0, "n": 4, "classes": 10, "runs": main,
+                   "label": "LeNet5() on a batch of 4 digits"}]
         torch = refs.torch()
         weights_rng = rng.child("weights")
         torch.manual_seed(weights_rng.ints(0, 2**31, 1)[0])
@@ -307,8 +312,11 @@ class LeNet5(TorchTask):
             expected = reference(torch.as_tensor(probe)).numpy()
         state = [(n, p.detach().numpy().copy()) for n, p in reference.named_parameters()]
         if hidden:
+            builds[0]["label"] = ("LeNet5() on batches of 4, 1, 7 and 5 digits (and those 5 one "
+                                  "at a time)")
             builds.append({"kwargs": {}, "seed": 0, "label": "LeNet5() with the judge's weights",
-                           "state": state, "runs": [{"x": probe, "mode": "eval"}]})
+                           "state": state, "runs": [{"x": probe, "mode": "eval"}],
+                           "expected": expected})
             main += [{"x": _images(rng, 1), "mode": "eval", "trace": True},
                      {"x": _images(rng, 7), "mode": "eval", "trace": True}]
             together = _images(rng, 5)
@@ -318,68 +326,75 @@ class LeNet5(TorchTask):
                            "n": 3, "classes": 3,
                            "runs": [{"x": _images(rng, 3), "mode": "eval", "trace": True}]})
             x = _images(rng, 8)
-            builds.append({"kwargs": {"dropout": 0.5}, "seed": 2, "label": "LeNet5(dropout=0.5)",
+            builds.append({"kwargs": {"dropout": 0.5}, "seed": 2,
+                           "label": "LeNet5(dropout=0.5) in training and evaluation mode",
                            "n": 4, "classes": 10,
                            "runs": [{"x": _images(rng, 4), "mode": "eval", "trace": True},
                                     {"x": x, "mode": "train", "seed": 3},
                                     {"x": x, "mode": "train", "seed": 4},
                                     {"x": x, "mode": "eval"}, {"x": x, "mode": "eval"}]})
-        return builds, expected
+        setups = []  # the judge's weights last: a network must first be right on its own
+        for position, spec in enumerate(sorted(builds, key=lambda spec: "state" in spec)):
+            data = {"builds": [{k: v for k, v in spec.items()
+                                if k in ("kwargs", "seed", "state", "runs")}]}
+            setup = Setup(spec["label"], data, position)  # in this order: LeNet5() first
+            setup.spec = spec
+            setups.append(setup)
+        return setups
 
-    def judge(self, target, rng, hidden):
-        builds, expected = self._runs(rng, hidden)
-        data = {"builds": [{k: v for k, v in b.items() if k in ("kwargs", "seed", "state", "runs")}
-                           for b in builds]}
-        outcome = target.procedure(self, "build_and_run", self.function, data)
+    def expect(self, case):
+        return {}, "LeNet-5's specification and the judge's LeNet-5"
+
+    def refused(self, target, case, outcome):
         if outcome.kind == "forbidden":  # say what the class derives from, if that is why
-            inspected = target.procedure(self, "build_and_run", self.function, {"builds": []})
+            inspected = target.procedure(self, self.procedure, self.function, {"builds": []})
             where = _forbidden_base(inspected.value.get("mro", [])) if inspected.ok else None
             if where:
-                return self.fail(hidden, "the class", f"Forbidden: `LeNet5` is (or derives from) "
-                                 f"`{where}`. Write the class yourself, derived from nn.Module only.")
-        if not outcome.ok:
-            return self.fail(hidden, "the class", outcome.message())
-        info = outcome.value
-        if info.get("missing"):
-            return self.fail(hidden, "the class", f"`{self.function}` is not defined.")
-        if info.get("is_instance"):
-            return self.fail(hidden, "the argument", "Pass the class itself (`LeNet5`), not a "
-                                                     "model.")
-        if not info.get("is_module"):
-            return self.fail(hidden, "the class", "`LeNet5` must be a class derived from "
-                                                  "nn.Module.")
-        where = _forbidden_base(info.get("mro", []))
-        if where:
-            return self.fail(hidden, "the class", f"Forbidden: `LeNet5` is (or derives from) "
-                             f"`{where}`. Write the class yourself, derived from nn.Module only.")
-        for spec, build in zip(builds, info["builds"]):
-            label = f"building {spec['label']}"
-            if build.get("error") and "state" not in spec:
-                return self.fail(hidden, label, f"Your code raised {build['error']}")
-            for name, cls, _ in build.get("modules", []):
-                if str(cls).startswith(("course.", "torchvision")):
-                    what = f"its submodule `{name}`" if name else "the model itself"
-                    return self.fail(hidden, "what the model is made of", (
-                        f"Forbidden: {what} is (or derives from) `{cls}`. Build LeNet-5 "
-                        "yourself from torch.nn layers; course.models and torchvision are off "
-                        "limits here."))
-        for spec, build in zip(builds, info["builds"]):
-            if "state" in spec:
-                continue
-            for run, result in zip(spec["runs"], build["runs"]):
-                if not run.get("trace"):
-                    continue
+                return (f"Forbidden: `LeNet5` is (or derives from) `{where}`. Write the class "
+                        "yourself, derived from nn.Module only.")
+        return outcome.message()
+
+    def judge_reply(self, case, reply, expected, where):
+        problem = self._class(reply)
+        if problem:
+            return problem
+        spec, build = case.spec, reply["builds"][0]
+        if build.get("error") and "state" not in spec:
+            return f"Your code raised {build['error']}"
+        for name, cls, _ in build.get("modules", []):
+            if str(cls).startswith(("course.", "torchvision")):
+                what = f"its submodule `{name}`" if name else "the model itself"
+                return (f"Forbidden: {what} is (or derives from) `{cls}`. Build LeNet-5 yourself "
+                        "from torch.nn layers; course.models and torchvision are off limits here.")
+        if "state" in spec:
+            return self._judge_weights(build, spec["expected"])
+        for run, result in zip(spec["runs"], build["runs"]):
+            if run.get("trace"):
                 problem = self._forward(run, result, build, spec["classes"])
                 if problem:
-                    return self.fail(hidden, f"a forward pass of {spec['label']} on a batch of "
-                                             f"shape {tuple(run['x'].shape)}", problem)
-        if hidden:
-            problem = self._hidden_behaviour(builds, info["builds"])
-            if problem:
-                return self.fail(hidden, *problem)
-            problem = self._judge_weights(info["builds"][1], expected)
-            if problem:
-                return self.fail(hidden, "LeNet5() with the judge's weights", problem)
+                    return f"A forward pass on a batch of shape {tuple(run['x'].shape)}:\n{problem}"
+        if spec["kwargs"].get("dropout"):
+            return self._dropout(build["runs"])
+        if len(build["runs"]) > 3:
+            return self._batch_independent(build["runs"])
+        return None
+
+    @staticmethod
+    def _class(info) -> str | None:
+        """What is wrong with the object passed, before any build."""
+        if info.get("missing"):
+            return "`LeNet5` is not defined."
+        if info.get("is_instance"):
+            return "Pass the class itself (`LeNet5`), not a model."
+        if not info.get("is_module"):
+            return "`LeNet5` must be a class derived from nn.Module."
+        where = _forbidden_base(info.get("mro", []))
+        if where:
+            return (f"Forbidden: `LeNet5` is (or derives from) `{where}`. Write the class "
+                    "yourself, derived from nn.Module only.")
+        return None
+
+    def passed(self, cases, hidden, where):
         which = "hidden" if hidden else "visible"
         message = (f"LeNet5: all {which} checks passed: every layer as specified, "
                    f"{NUM_PARAMETERS:,} parameters, logits, and the same scores as the judge's "
@@ -388,7 +403,7 @@ class LeNet5(TorchTask):
             table = "\n".join(f"  {name:<7} {(4, *shape)!s:<18} {params:>6}"
                               for name, _, shape, params, _ in SPEC)
             message += "\n  layer   output (N=4)       params\n" + table
-        return Verdict(True, message)
+        return message
 
     @staticmethod
     def _judge_weights(judged, expected) -> str | None:
@@ -441,28 +456,29 @@ class LeNet5(TorchTask):
         return None
 
     @staticmethod
-    def _hidden_behaviour(builds, results):
-        runs = results[0]["runs"]
+    def _batch_independent(runs) -> str | None:
+        """A batch of 5 against the same images one at a time (the hidden runs 4 to 9)."""
         together, alone = runs[3], runs[4:9]
         if together.get("output") is not None and all(a.get("output") is not None for a in alone):
             single = np.concatenate([a["output"] for a in alone])
             got = together["output"]
             scale = 1 + float(np.max(np.abs(single)))
             if got.shape != single.shape or np.any(np.abs(got - single) > 1e-4 * scale):
-                return ("a batch of 5 against the same images one at a time",
-                        "Likely mistake: the images of a batch influence each other's scores; "
-                        "flatten each image separately with x.flatten(1) (keep axis 0).")
-        dropped = results[-1]["runs"]
-        a, b, c, d = (r.get("output") for r in dropped[1:5])
+                return ("A batch of 5 against the same images one at a time:\nLikely mistake: "
+                        "the images of a batch influence each other's scores; flatten each "
+                        "image separately with x.flatten(1) (keep axis 0).")
+        return None
+
+    @staticmethod
+    def _dropout(runs) -> str | None:
+        a, b, c, d = (r.get("output") for r in runs[1:5])
         if all(isinstance(v, np.ndarray) for v in (a, b)) and np.array_equal(a, b):
-            return ("LeNet5(dropout=0.5) in training mode",
-                    "two forward passes in training mode gave the same scores: the `dropout` "
+            return ("two forward passes in training mode gave the same scores: the `dropout` "
                     "argument has no effect. Add nn.Dropout(dropout) before the dense layers "
                     "(C5, F6, output).")
         if all(isinstance(v, np.ndarray) for v in (c, d)) and not np.array_equal(c, d):
-            return ("LeNet5(dropout=0.5) in evaluation mode",
-                    "two forward passes in evaluation mode differ: use nn.Dropout modules (they "
-                    "switch off in model.eval()), not F.dropout(x, p) with training=True.")
+            return ("two forward passes in evaluation mode differ: use nn.Dropout modules "
+                    "(they switch off in model.eval()), not F.dropout(x, p) with training=True.")
         return None
 
 
