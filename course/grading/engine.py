@@ -45,7 +45,8 @@ from .cases import Case, Mistake, Rng, compare, fmt, same, unravel
 from .harness import protocol, wire
 
 __all__ = ["ArrayResult", "ArraysResult", "CaseTask", "EstimateResult", "IntResult", "note",
-           "LocalTarget", "Outcome", "Result", "Task", "Verdict", "problem_set", "tasks"]
+           "LocalTarget", "Outcome", "Result", "Task", "ValuesTask", "Verdict", "problem_set",
+           "tasks"]
 
 NO_MATCH = "No typical mistake matches your output; compare it with the expected values above."
 SEVERAL = ("More than one typical mistake gives your answers on every case, so none is named; "
@@ -281,6 +282,22 @@ class Task:
         if not verdict.passed:
             raise AssertionError(verdict.message)
         print(verdict.message)
+
+
+class ValuesTask(Task):
+    """A task that judges what the notebook computed (a trained model, recorded results):
+    the notebook variables named by ``values``, exported from the kernel as plain data when
+    the judge reaches the test cell. ``what`` names them in the message when they are
+    missing."""
+
+    what = "the notebook's values"
+
+    def judge(self, target, rng: Rng, hidden: bool) -> Verdict:
+        values, missing = self.exported(target, hidden, self.what)
+        return missing or self.judge_values(values, rng, hidden)
+
+    def judge_values(self, values: dict, rng: Rng, hidden: bool) -> Verdict:
+        raise NotImplementedError
 
 
 class CaseTask(Task):

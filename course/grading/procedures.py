@@ -121,6 +121,21 @@ class ProcedureTask(CaseTask):
     def agrees(self, part: str, got, value) -> bool:
         raise NotImplementedError
 
+    counted = False
+    """Whether the pass message counts the setups ("all 6 hidden checks passed")."""
+
+    def summary(self, cases: list[Setup]) -> str:
+        """What passing showed, for the pass message (empty: the case tasks' message)."""
+        return ""
+
+    def passed(self, cases, hidden, where):
+        summary = self.summary(cases)
+        if not summary:
+            return super().passed(cases, hidden, where)
+        which = "hidden" if hidden else "visible"
+        count = f"{len(cases)} " if self.counted else ""
+        return f"{self.name}: all {count}{which} checks passed: {summary}"
+
     def wrong(self, case, part: str, got, expected, fallback: str) -> str:
         """The diagnosis line of a wrong part: the typical mistakes whose value it equals
         are suspects, named by the engine only if one explains every setup."""

@@ -49,6 +49,7 @@ from .engine import (
     CaseTask,
     IntResult,
     Task,
+    ValuesTask,
     Verdict,
     as_float,
     as_int,
@@ -570,9 +571,10 @@ class LoopTask(TorchTask, ProcedureTask):
     def close(self, got: float, value: float) -> bool:
         raise NotImplementedError
 
-    def passed(self, cases, hidden, where):
-        which = "hidden" if hidden else "visible"
-        return f"{self.name}: all {len(cases)} {which} cases passed ({where})."
+    counted = True
+
+    def summary(self, cases):
+        return self.expected(cases[-1])[1] + "."
 
     @staticmethod
     def raised(reply: dict) -> str | None:
@@ -790,13 +792,12 @@ def _evaluate_lenet(net, x, y, batch_size=512):
 
 
 @task("test_trained_model", values=("model",))
-class TrainedModel(TorchTask):
+class TrainedModel(TorchTask, ValuesTask):
     """The notebook's trained ``model``, evaluated by the judge on the held-out test split."""
 
-    def judge(self, target, rng, hidden):
-        values, missing = self.exported(target, hidden, "the trained model")
-        if missing:
-            return missing
+    what = "the trained model"
+
+    def judge_values(self, values, rng, hidden):
         model = values["model"]
         net, problem = lenet_from(model)
         if problem:
@@ -914,13 +915,12 @@ def _is_number(value) -> bool:
 
 
 @task("test_experiment", values=("results", "es_model"))
-class Experiment(TorchTask):
+class Experiment(TorchTask, ValuesTask):
     """The regularization results (three seeds each) and the early-stopped model."""
 
-    def judge(self, target, rng, hidden):
-        values, missing = self.exported(target, hidden, "`results` and `es_model`")
-        if missing:
-            return missing
+    what = "`results` and `es_model`"
+
+    def judge_values(self, values, rng, hidden):
         results, es_model = values["results"], values["es_model"]
         problem = self._structure(results)
         if problem:

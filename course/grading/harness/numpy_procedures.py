@@ -49,6 +49,19 @@ class _StudentError(Exception):
         self.where, self.text = where, text
 
 
+def _attempt(where: str, call, /, *args, **kwargs):
+    """``call(*args, **kwargs)``, a call of the student's code: an exception it raises
+    becomes a :class:`_StudentError` that says at which step (``where``). ``call`` may be
+    ``(obj, "method")``: the method is looked up inside, as a missing one is the student's
+    error too."""
+    try:
+        if isinstance(call, tuple):
+            call = getattr(*call)
+        return call(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        raise _StudentError(where, error) from None
+
+
 def _arrays(mapping, what: str) -> dict:
     """Copies of a dict of arrays (``layer.params``, ``.grads``, ``.buffers``) as plain data."""
     if not isinstance(mapping, dict):
@@ -105,10 +118,7 @@ def procedure_numpy_layer(namespace: dict, function: str, data: dict) -> dict:
     try:
         if not callable(cls):
             raise _StudentError("build", f"`{function}` is a {type(cls).__name__}, not a class")
-        try:
-            layer = cls(*data.get("args", []), **data.get("kwargs", {}))
-        except Exception as error:  # noqa: BLE001 - the student's constructor
-            raise _StudentError("build", error) from None
+        layer = _attempt("build", cls, *data.get("args", []), **data.get("kwargs", {}))
         _load(layer, "params", data.get("params", {}), "build")
         _load(layer, "buffers", data.get("buffers", {}), "build")
         for number, step in enumerate(data["steps"], start=1):
@@ -116,17 +126,12 @@ def procedure_numpy_layer(namespace: dict, function: str, data: dict) -> dict:
             result["steps"].append(record)
             training = step.get("mode", "train") == "train"
             _set_mode(layer, training)
-            try:
-                record["out"] = layer.forward(*step["forward"])
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError(f"step {number}: forward", error) from None
+            record["out"] = _attempt(f"step {number}: forward", (layer, "forward"), *step["forward"])
             if isinstance(record["out"], np.ndarray):
                 record["out"] = np.array(record["out"], copy=True)
             if step.get("backward") is not None:
-                try:
-                    record["grad_x"] = layer.backward(*step["backward"])
-                except Exception as error:  # noqa: BLE001
-                    raise _StudentError(f"step {number}: backward", error) from None
+                record["grad_x"] = _attempt(f"step {number}: backward", (layer, "backward"),
+                                            *step["backward"])
                 if isinstance(record["grad_x"], np.ndarray):
                     record["grad_x"] = np.array(record["grad_x"], copy=True)
                 record["grads"] = _arrays(getattr(layer, "grads", {}), "grads")
@@ -213,34 +218,20 @@ def procedure_numpy_sequential(namespace: dict, function: str, data: dict) -> di
     try:
         if not callable(cls):
             raise _StudentError("build", f"`{function}` is a {type(cls).__name__}, not a class")
-        try:
-            net = cls(*probes)
-        except Exception as error:  # noqa: BLE001
-            raise _StudentError("build: Sequential(*layers)", error) from None
+        net = _attempt("build: Sequential(*layers)", cls, *probes)
         own = {f"{i}.{k}": v for i, probe in enumerate(probes) for k, v in probe.params.items()}
         for number, run in enumerate(data["runs"], start=1):
             record = {"log_from": len(log)}
             result["runs"].append(record)
             mode = "train" if run.get("mode", "train") == "train" else "eval"
-            try:
-                getattr(net, mode)()
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError(f"run {number}: net.{mode}()", error) from None
-            try:
-                record["out"] = net.forward(run["x"])
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError(f"run {number}: net.forward(x)", error) from None
+            _attempt(f"run {number}: net.{mode}()", (net, mode))
+            record["out"] = _attempt(f"run {number}: net.forward(x)", (net, "forward"), run["x"])
             if run.get("grad_out") is not None:
-                try:
-                    record["grad_x"] = net.backward(run["grad_out"])
-                except Exception as error:  # noqa: BLE001
-                    raise _StudentError(f"run {number}: net.backward(grad_out)", error) from None
+                record["grad_x"] = _attempt(f"run {number}: net.backward(grad_out)", (net, "backward"),
+                                            run["grad_out"])
             record["log_to"] = len(log)
             for method in ("parameters", "gradients", "state_dict"):
-                try:
-                    value = getattr(net, method)()
-                except Exception as error:  # noqa: BLE001
-                    raise _StudentError(f"run {number}: net.{method}()", error) from None
+                value = _attempt(f"run {number}: net.{method}()", (net, method))
                 record[method] = _arrays(value, f"net.{method}()")
                 if method == "parameters":
                     record["shared"] = sorted(
@@ -338,10 +329,7 @@ def procedure_numpy_network(namespace: dict, function: str, data: dict) -> dict:
             if not callable(make):
                 raise _StudentError("build", f"`{data['make']}` is not defined")
             np.random.seed(int(data.get("seed", 0)))
-            try:
-                net = make()
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError(f"build: {data['make']}()", error) from None
+            net = _attempt(f"build: {data['make']}()", make)
         else:
             container = scope.get("Sequential")
             if not callable(container):
@@ -351,31 +339,21 @@ def procedure_numpy_network(namespace: dict, function: str, data: dict) -> dict:
                 cls = scope.get(name)
                 if not callable(cls):
                     raise _StudentError("build", f"`{name}` is not defined")
-                try:
-                    layers.append(cls(*args, **kwargs))
-                except Exception as error:  # noqa: BLE001
-                    raise _StudentError(f"build: {name}(*{args!r}, **{kwargs!r})", error) from None
-            try:
-                net = container(*layers)
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError("build: Sequential(*layers)", error) from None
+                layers.append(_attempt(f"build: {name}(*{args!r}, **{kwargs!r})", cls, *args, **kwargs))
+            net = _attempt("build: Sequential(*layers)", container, *layers)
         result["classes"] = [type(layer).__name__ for layer in _layers_of(net, "build")]
         if data.get("state") is not None:
             load_network_state(net, data["state"])
-        try:
-            criterion = scope[data.get("criterion", "SoftmaxCrossEntropy")]()
-        except Exception as error:  # noqa: BLE001
-            raise _StudentError("build: the criterion", error) from None
+        criterion = _attempt("build: the criterion",
+                             lambda: scope[data.get("criterion", "SoftmaxCrossEntropy")]())
         for index, what, factor in data.get("breaks", []):
             _break(_layers_of(net, "break")[index], what, factor)
         _set_mode(net, data.get("mode", "train") == "train")
         result["state_before"] = network_state(net)
         fn = namespace.get(function)
         start = time.perf_counter()
-        try:
-            result["value"] = fn(net, criterion, data["x"], data["y"], **data.get("kwargs", {}))
-        except Exception as error:  # noqa: BLE001
-            raise _StudentError(f"{function}(net, criterion, x, y)", error) from None
+        result["value"] = _attempt(f"{function}(net, criterion, x, y)", fn, net, criterion,
+                                   data["x"], data["y"], **data.get("kwargs", {}))
         result["seconds"] = time.perf_counter() - start
         result["state_after"] = network_state(net)
         if data.get("analytic"):

@@ -161,11 +161,9 @@ class SequentialNetwork(NumpyTask, ProcedureTask):
                         "does not change.")
         return None
 
-    def passed(self, cases, hidden, where):
-        which = "hidden" if hidden else "visible"
-        return (f"{self.name}: all {which} checks passed: calls in order and reverse order, "
-                "modes, outputs, gradients, parameters() (the layers' own arrays), gradients() "
-                "and state_dict() (copies, with buffers).")
+    def summary(self, cases):
+        return ("calls in order and reverse order, modes, outputs, gradients, parameters() (the "
+                "layers' own arrays), gradients() and state_dict() (copies, with buffers).")
 
     @staticmethod
     def _calls(calls, names, run) -> str | None:

@@ -103,12 +103,9 @@ class InitialLoss(NumpyTask, ProcedureTask):
         case.value = value
         return None
 
-    def passed(self, cases, hidden, where):
-        which = "hidden" if hidden else "visible"
-        value = cases[-1].value
-        return (f"{self.name}: all {which} checks passed: loss {value:.4f} of the freshly "
-                f"initialised network, the judge's too, within {INITIAL_LOSS_BAND} of ln 10 = "
-                f"{math.log(10):.4f}.")
+    def summary(self, cases):
+        return (f"loss {cases[-1].value:.4f} of the freshly initialised network, the judge's "
+                f"too, within {INITIAL_LOSS_BAND} of ln 10 = {math.log(10):.4f}.")
 
 
 TINY_NETWORKS = {
@@ -324,11 +321,11 @@ class GradientCheckNetwork(NumpyTask, ProcedureTask):
         case.value = value
         return None
 
-    def passed(self, cases, hidden, where):
-        which = "hidden" if hidden else "visible"
-        return (f"{self.name}: all {len(cases)} {which} checks passed: below "
-                f"{GRADIENT_BOUND:g} for the right networks, above {BROKEN_BOUND:g} for the "
-                f"broken ones (you reported {', '.join(f'{c.value:.2g}' for c in cases)}).")
+    counted = True
+
+    def summary(self, cases):
+        return (f"below {GRADIENT_BOUND:g} for the right networks, above {BROKEN_BOUND:g} for "
+                f"the broken ones (you reported {', '.join(f'{c.value:.2g}' for c in cases)}).")
 
     def _given(self, layers, state, x, y, breaks) -> dict:
         """The gradients that a backward pass with ``breaks`` computes (autograd, with hooks)."""
@@ -423,9 +420,8 @@ class OverfitSmall(NumpyTask, ProcedureTask):
         case.losses, case.seconds = losses, as_float(reply.get("seconds")) or 0.0
         return None
 
-    def passed(self, cases, hidden, where):
-        which = "hidden" if hidden else "visible"
+    def summary(self, cases):
         losses = cases[-1].losses
-        return (f"{self.name}: all {which} checks passed: 100 % of the {OVERFIT_SIZE} digits "
-                f"fitted, computed by the judge (your losses: {losses[0]:.3f} -> "
-                f"{losses[-1]:.2g}; {max(c.seconds for c in cases):.1f} s).")
+        return (f"100 % of the {OVERFIT_SIZE} digits fitted, computed by the judge (your "
+                f"losses: {losses[0]:.3f} -> {losses[-1]:.2g}; "
+                f"{max(c.seconds for c in cases):.1f} s).")

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import heldout
 from .. import references as refs
-from ..engine import Verdict, as_float
+from ..engine import ValuesTask, Verdict, as_float
 from ..ps2 import Conv2d as _Ps2Conv2d
 from .common import (
     ADVICE,
@@ -25,13 +25,12 @@ from .network import _scores, network_from_state
 # --------------------------------------------------------------------------------------
 # Part 4: the trained network
 @task("test_trained_network", values=("trained", "history"))
-class TrainedNetwork(NumpyTask):
+class TrainedNetwork(NumpyTask, ValuesTask):
     """The notebook's trained state dict, evaluated by the judge on the held-out test split."""
 
-    def judge(self, target, rng, hidden):
-        values, missing = self.exported(target, hidden, "the trained network")
-        if missing:
-            return missing
+    what = "the trained network"
+
+    def judge_values(self, values, rng, hidden):
         state, history = values["trained"], values["history"]
         net, problem = network_from_state(state)
         if problem:
@@ -77,13 +76,12 @@ class Conv2dNaive(_Ps2Conv2d):
 
 
 @task("test_timing", values=("timing",))
-class Timing(NumpyTask):
+class Timing(NumpyTask, ValuesTask):
     """The exported timings: what can be judged of numbers measured in the student's kernel."""
 
-    def judge(self, target, rng, hidden):
-        values, missing = self.exported(target, hidden, "`timing`")
-        if missing:
-            return missing
+    what = "`timing`"
+
+    def judge_values(self, values, rng, hidden):
         timing = values["timing"]
         if not isinstance(timing, dict):
             return self.fail(hidden, "`timing`", f"`timing` must be a dict, got "
