@@ -1,7 +1,7 @@
 """A diagnosis is named only when it is right: the engine's one mechanism, pinned for every mistake.
 
-For every typical mistake of every case-table task (ps1-ps3 and the lectures' exercises),
-two made-up submissions:
+For every typical mistake of every case-table task (ps1-ps5 and the lectures' exercises;
+for the layers of ps5, every mistake of every part of every step), two made-up submissions:
 
 * an *impostor*: a different wrong rule that gives exactly the mistake's answer on the
   smallest case (where wrong rules agree most easily) and another wrong answer on the
@@ -12,6 +12,8 @@ two made-up submissions:
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -19,8 +21,10 @@ from course.grading import engine
 from course.grading.cases import Case
 from course.grading.engine import SEVERAL, ArraysResult, CaseTask, IntResult, LocalTarget
 from course.grading.harness import wire
+from course.grading.stateful import LayerTask
+from course.grading.stateful import _parts as _step_parts
 
-ASSIGNMENTS = ("ps1", "ps2", "ps3", "lectures")
+ASSIGNMENTS = ("ps1", "ps2", "ps3", "ps4", "ps5", "lectures")
 
 
 def _case_tasks():
@@ -173,3 +177,105 @@ def test_the_verdict_says_which_case_failed_and_which_mistake_it_named():
     right = task.judge(LocalTarget({"correlate2d": lambda image, kernel: flipped(
         image, np.asarray(kernel)[::-1, ::-1])}), task.visible_rng(), False)
     assert right.passed and right.mistake == "" and right.case == ""
+
+
+# --- stateful tasks: every part of every step of a layer ----------------------------------
+def _layer_tasks():
+    found = []
+    for assignment in ASSIGNMENTS:
+        for cell, task in sorted(engine.tasks(assignment).items()):
+            if isinstance(task, LayerTask):
+                found.append(pytest.param(task, id=f"{assignment}-{cell}"))
+    return found
+
+
+def _layer_suspects(task: LayerTask, case):
+    """(part, mistake) of every mistake of every part of the case's steps with a value that
+    differs from the answer; a part is (step, kind, name)."""
+    expected = task.expected(case)[0]
+    for index, step in enumerate(case.steps):
+        for kind, name in _step_parts(step, expected["steps"][index]):
+            part = (index, kind, name)
+            right = task.result.part(expected, part)
+            for mistake in task.mistakes(case, *part):
+                if mistake.value is not None and not task.result.agrees(
+                        task, mistake.value, right, exact=True):
+                    yield part, mistake
+
+
+class _Replies:
+    """A target that answers the layer procedure with made-up replies, one per case: the
+    engine's diagnosis is judged on exactly the answers a submission would give."""
+
+    where = "in this test"
+
+    def __init__(self, cases, answer):
+        self.cases, self.answer = cases, answer
+
+    def procedure(self, task, name, function, data):
+        first = data["steps"][0]["forward"][0]
+        matches = [c for c in self.cases if np.array_equal(c.steps[0].forward[0][1], first)
+                   and c.data()["args"] == data["args"] and c.data()["kwargs"] == data["kwargs"]]
+        assert len(matches) == 1, "the request must pick exactly one of the task's cases"
+        case = matches[0]
+        return engine.Outcome("ok", value=self.answer(case, first=case is self.cases[0]))
+
+
+def _reply(task: LayerTask, case, part=None, value=None) -> dict:
+    """The right reply for ``case``, with ``part`` set to ``value``."""
+    steps = copy.deepcopy(task.expected(case)[0]["steps"])
+    if part is not None:
+        index, kind, name = part
+        if name is None:
+            steps[index][kind] = value
+        else:
+            steps[index][kind][name] = value
+    return {"steps": steps, "error": None}
+
+
+def _other(value):
+    """Another wrong value of a part, which no typical mistake gives."""
+    return np.asarray(value) + 0.3125 if isinstance(value, np.ndarray) else float(value) + 0.3125
+
+
+def _layer_verdict(task: LayerTask, answer) -> str:
+    cases = sorted(task.cases(task.visible_rng(), False), key=lambda c: c.size)
+    verdict = task.judge(_Replies(cases, answer), task.visible_rng(), False)
+    assert not verdict.passed
+    return verdict.message
+
+
+@pytest.mark.parametrize("task", _layer_tasks())
+def test_a_layer_part_that_agrees_only_on_the_smallest_case_is_not_named(task):
+    cases = sorted(task.cases(task.visible_rng(), False), key=lambda c: c.size)
+    assert len(cases) >= 2, f"{task.name} has a single visible case"
+    for part, mistake in _layer_suspects(task, cases[0]):
+        def impostor(case, first, part=part, mistake=mistake):
+            if first:
+                return _reply(task, case, part, mistake.value)
+            return _reply(task, case, part, _other(task.result.part(task.expected(case)[0],
+                                                                     part)))
+
+        message = _layer_verdict(task, impostor)
+        assert f"Likely mistake: {mistake.message}" not in message, (part, message)
+
+
+@pytest.mark.parametrize("task", _layer_tasks())
+def test_a_layer_mistake_made_on_every_case_is_named(task):
+    cases = sorted(task.cases(task.visible_rng(), False), key=lambda c: c.size)
+    named = 0
+    for part, mistake in _layer_suspects(task, cases[0]):
+        def faithful(case, first, part=part, mistake=mistake):
+            if part[0] >= len(case.steps):
+                return _reply(task, case)
+            listed = {m.rule: m.value for m in task.mistakes(case, *part) if m.value is not None}
+            if mistake.rule in listed:
+                return _reply(task, case, part, listed[mistake.rule])
+            return _reply(task, case)
+
+        message = _layer_verdict(task, faithful)
+        if SEVERAL in message:
+            continue
+        assert f"Likely mistake: {mistake.message}" in message, (part, message)
+        named += 1
+    assert named > 0, f"{task.name}: no mistake of the smallest case can be told apart"

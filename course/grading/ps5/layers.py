@@ -283,7 +283,9 @@ class FlattenLayer(LayerTask):
                                         number if len(shapes) > 1 else ""))
             return _layer_case(label, "Flatten", steps=runs)
 
-        cases = [case("maps (2, 3, 2, 2)", [(2, 3, 2, 2)])]
+        # two visible cases: a channel-last flatten must be confirmed on a second shape
+        cases = [case("maps (2, 3, 2, 2)", [(2, 3, 2, 2)]),
+                 case("maps (3, 2, 3, 2)", [(3, 2, 3, 2)])]
         if hidden:
             cases += [case("one image (1, 2, 3, 4): keep the batch axis", [(1, 2, 3, 4)]),
                       case("batches of 4 and then 1 (the shape comes from each forward pass)",
