@@ -17,6 +17,7 @@ console error, and nothing the student wrote running.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import types
@@ -664,3 +665,16 @@ def test_the_judges_own_word_on_the_named_mistake_wins_over_the_message(tmp_path
     assert verdicts["test_conv2d"].failure.mistake == ""
     assert verdicts["test_pad2d"].failure.mistake.startswith("the padding is missing")
     assert not verdicts["test_pad2d"].failure.after_exception
+
+
+def test_reading_the_gradebook_leaves_this_process_path_as_it_was(tmp_path, monkeypatch):
+    """nbgrader needs its `alembic` script on PATH to create a gradebook; the report puts
+    the scripts folder there only while the gradebook is open."""
+    from course.report.collect import read_gradebook
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    scores, points, maximum, solutions = read_gradebook(
+        f"sqlite:///{tmp_path / 'gradebook.db'}", "ps1")
+    assert (scores, points, maximum, solutions) == ({}, {}, None, {})
+    assert (tmp_path / "gradebook.db").is_file()
+    assert os.environ["PATH"] == "/usr/bin:/bin"

@@ -102,7 +102,7 @@ def environment(root: str | os.PathLike, threads: int | None = None) -> dict[str
 
 
 @contextlib.contextmanager
-def _scripts_on_path() -> Iterator[None]:
+def scripts_on_path() -> Iterator[None]:
     """This process's ``PATH`` with the scripts folder, for as long as the block runs.
 
     nbgrader's ``Gradebook`` runs ``alembic heads`` by name when it creates a new
@@ -124,7 +124,7 @@ def gradebook(db_url: str, course_id: str | None = None):
     """nbgrader's ``Gradebook`` on ``db_url``, closed at the end of the block."""
     from nbgrader.api import Gradebook
 
-    with _scripts_on_path():
+    with scripts_on_path():
         book = Gradebook(db_url, course_id) if course_id else Gradebook(db_url)
     try:
         yield book

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,13 +256,13 @@ def read_gradebook(db_url: str, assignment: str):
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    # nbgrader runs the `alembic` script by name: it lies beside this Python, which an
-    # unactivated venv does not put on PATH (course-admin does the same)
-    scripts = os.path.dirname(sys.executable)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join(p for p in (scripts, os.environ.get("PATH")) if p)
+    from course.batch.coursedir import scripts_on_path
+
     scores, points, solutions = {}, {}, {}
-    with Gradebook(db_url) as gb:
+    # nbgrader runs the `alembic` script by name: it lies beside this Python, which an
+    # unactivated venv does not put on PATH; it is there while the gradebook is open, and
+    # this process's PATH is as it was afterwards
+    with scripts_on_path(), Gradebook(db_url) as gb:
         try:
             found = gb.find_assignment(assignment)
         except MissingEntry:
