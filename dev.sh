@@ -8,6 +8,8 @@
 #                    (--with-solutions adds the instructor's solutions: never publish that one)
 #   ./dev.sh hub     install (once) and start the course server for a class, from roster.csv
 #                    (as root; README, "Run a class"; ./dev.sh hub --help for its options)
+#   ./dev.sh bench NAME   install (once) and run benchmarks/bench_NAME.py (ops, widgets,
+#                    autograde, grading, cluster) with its options; it prints figures
 #
 # Both install the exact versions in requirements/lock.txt into .venv, so every
 # student, instructor and CI run has the same environment.
@@ -95,8 +97,17 @@ case "${1:-}" in
         shift
         exec "$VENV/bin/python" -m course.hub "$@"
         ;;
+    bench)
+        install
+        shift
+        name=${1:?usage: ./dev.sh bench ops|widgets|autograde|grading|cluster [its options]}
+        shift
+        # the benchmarks share the tests' kit (tests/coursekit.py): on the path here, as
+        # pytest's pythonpath setting puts it there for the tests, not by the scripts
+        PYTHONPATH="$PWD/tests${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/python" "benchmarks/bench_$name.py" "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh lab | test [pytest arguments] | book [--with-solutions] | hub [--roster roster.csv ...]" >&2
+        echo "usage: ./dev.sh lab | test [pytest arguments] | book [--with-solutions] | hub [--roster roster.csv ...] | bench NAME [options]" >&2
         exit 2
         ;;
 esac

@@ -9,7 +9,7 @@ submission, the ratio, and whether the scores are identical. Both sides use the 
 ``--sequential`` adds nbgrader's own sequential ``nbgrader autograde`` (sandbox on) as a
 third side.
 
-    python benchmarks/bench_autograde.py [--assignment ps1] [--students 20] [--jobs 2] [--rounds 2]
+    ./dev.sh bench autograde [--assignment ps1] [--students 20] [--jobs 2] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -22,13 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_grading import VARIANTS, _course  # the same course and submissions
+
+from course import admin
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from bench_grading import VARIANTS, _course  # noqa: E402  the same course and submissions
-
-from course import admin  # noqa: E402
 
 
 def _reset(root: Path, assignment: str) -> None:

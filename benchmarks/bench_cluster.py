@@ -18,7 +18,7 @@ record one result (it records one after another) and ``F`` the batch's fixed cos
 of the projection is a machine like this one (its cores to itself): two workers on this
 machine share its cores, so their ratio measures contention, not a cluster's speed-up.
 
-    python benchmarks/bench_cluster.py [--assignments ps1 ps4] [--students 6 4] [--rounds 2]
+    ./dev.sh bench cluster [--assignments ps1 ps4] [--students 6 4] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -33,15 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_autograde import _reset  # a fresh gradebook, as there
+from bench_grading import VARIANTS, _course  # the same course and submissions
+
+from course import admin
+from course.batch.cluster import Cluster
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from bench_autograde import _reset  # noqa: E402  a fresh gradebook, as there
-from bench_grading import VARIANTS, _course  # noqa: E402  the same course and submissions
-
-from course import admin  # noqa: E402
-from course.batch.cluster import Cluster  # noqa: E402
 
 DASK = Path(sys.executable).with_name("dask")
 CLASSES = (300, 5000)

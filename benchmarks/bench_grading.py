@@ -6,7 +6,7 @@ mistake in every third one), grades them with ``course-admin autograde <assignme
 --jobs J`` and prints seconds per submission, the slowest one, and the projected time
 for a class.
 
-    python benchmarks/bench_grading.py [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
+    ./dev.sh bench grading [--assignment ps4] [--students 6] [--jobs 2] [--class-size 300]
 
 Budget: at most 30 s per submission (wall time over submissions) with --jobs equal to the
 cores, so that 300 students grade in at most 2.5 hours on 2 cores. Measured with
@@ -21,19 +21,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from course import admin
 
-from course import admin  # noqa: E402
-from coursekit import load_patches, submission  # noqa: E402
+try:
+    from coursekit import load_patches, submission
+except ModuleNotFoundError:  # the tests' kit is on the path when run as below
+    raise SystemExit("run the benchmarks with ./dev.sh bench NAME (it puts tests/, the shared "
+                     "test kit, on the path)") from None
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PATCHES = load_patches(ROOT / "tests" / "submissions", ("ps1", "ps2", "ps3", "ps4", "ps5"))
 

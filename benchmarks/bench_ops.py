@@ -1,6 +1,6 @@
 """Benchmark: course.ops.conv2d and max_pool2d against torch on the CPU, same inputs, one run.
 
-    python benchmarks/bench_ops.py [--repeat 20] [--threads N]
+    ./dev.sh bench ops [--repeat 20] [--threads N]
 
 Prints, per shape and dtype, the median time of ours and torch's, the median ratio
 of calls made in alternation (ours / torch; targets: float64 <= 1.0x, float32 <= 2.0x) and the peak memory

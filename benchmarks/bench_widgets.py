@@ -1,6 +1,6 @@
 """How long an explorer takes to redraw after a control changes.
 
-Run ``python benchmarks/bench_widgets.py`` (``--help`` for options). Each explorer
+Run ``./dev.sh bench widgets`` (``--help`` for options). Each explorer
 is built once (the photo explorers on the 512x512 ``data.camera()``), warmed up,
 then its controls are set in code over and over; each assignment runs the whole
 callback synchronously: recompute through course.ops, update the figure, render
@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 BUDGET_MS = 100.0
 
@@ -94,7 +93,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     cores = _pin(args.cores)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import matplotlib
 
     matplotlib.use("Agg")

@@ -31,7 +31,15 @@ from course.report import page, summary
 from course.report.collect import ClassRecords, Course, LimitHit, Submission, TaskVerdict
 from course.report.similarity import Settings, compare, merge_slices
 from course.report.verdicts import Failure, mistake_key, read_accuracy, read_verdict
-from coursekit import ROOT, autograde, load_patches, make_course, submission, submit
+from coursekit import (
+    ROOT,
+    autograde,
+    load_patches,
+    make_course,
+    strip_markers,
+    submission,
+    submit,
+)
 
 ARTIFACTS = ROOT / "artifacts" / "report"
 GRADING = ["--Execute.timeout=20", "--JudgeTestCells.call_timeout=10"]
@@ -189,7 +197,6 @@ def test_limits_count_each_submission_once_per_limit_with_the_cells():
 # Code to compare: the release's signature and docstring, then the student's lines
 RELEASE = nbformat.read(ROOT / "release" / "ps1" / "ps1.ipynb", as_version=4)
 SOURCE = nbformat.read(ROOT / "source" / "ps1" / "ps1.ipynb", as_version=4)
-_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
 def _grade_id(cell):
@@ -205,7 +212,7 @@ def _released(gid: str) -> str:
 
 def _solution(gid: str) -> str:
     cell = next(c for c in SOURCE.cells if _grade_id(c) == gid)
-    return "\n".join(line for line in cell.source.splitlines() if not _MARKER.match(line))
+    return strip_markers(cell.source)
 
 
 # The instructor's solutions with every variable renamed and other comments.
