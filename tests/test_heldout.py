@@ -82,3 +82,17 @@ def test_a_file_that_is_not_idx_is_refused(tmp_path, digits):
     images, labels = _write_idx(tmp_path, *digits)
     with pytest.raises(ValueError, match="is not an MNIST IDX file"):
         heldout.from_idx(labels, images, tmp_path / "digits.npz")
+
+
+def test_only_tasks_that_declare_it_read_the_heldout_digits_and_the_batch_ships_them_then():
+    from course.batch.bundle import _uses_heldout
+    from course.grading.engine import tasks
+
+    declared = {name for name in ("ps1", "ps2", "ps3", "ps4", "ps5")
+                if any(task.heldout for task in tasks(name).values())}
+    assert declared == {"ps4", "ps5"}
+    assert [name for name in ("ps1", "ps4", "ps5") if _uses_heldout(name)] == ["ps4", "ps5"]
+    with pytest.raises(TypeError, match="declare `heldout = True`"):
+        tasks("ps1")["test_correlate2d"].test_digits(32, hidden=True)
+    assert tasks("ps4")["test_trained_model"].test_digits(32, hidden=False).x.shape[1:] == (
+        1, 32, 32)

@@ -172,21 +172,11 @@ def assignment_gradebook(settings: Settings, assignment: str, target: Path) -> N
 
 
 def _uses_heldout(assignment: str) -> bool:
-    """Whether the assignment's grading code scores networks on the held-out digits.
-
-    Its module (``course.grading.<assignment>``, or a module of that package) imports
-    :mod:`course.grading.heldout`: ps4 and ps5 do.
-    """
-    import sys
-
-    from course.grading import heldout
+    """Whether a task of the assignment scores networks on the held-out digits (it declares
+    ``heldout = True``, :attr:`course.grading.engine.Task.heldout`): ps4 and ps5 do."""
     from course.grading.engine import tasks
 
-    tasks(assignment)  # imports its module
-    prefix = f"course.grading.{assignment}"
-    modules = [module for name, module in list(sys.modules.items())
-               if name == prefix or name.startswith(prefix + ".")]
-    return any(getattr(module, "heldout", None) is heldout for module in modules)
+    return any(task.heldout for task in tasks(assignment).values())
 
 
 def pack_assignment(settings: Settings, assignment: str, extra: tuple[str, ...], *,

@@ -234,6 +234,9 @@ class Task:
     forbidden: tuple = ()
     libraries: bool = True
     advice: str | None = None
+    heldout: bool = False
+    """Whether the task scores a trained network on the held-out digits
+    (:meth:`test_digits`); the batch sends them to a cluster worker only then."""
     registered: "Task"
 
     def __init__(self, name: str, cell: str, function: str, values: tuple[str, ...] = ()):
@@ -257,6 +260,17 @@ class Task:
             names = " and ".join(f"`{name}`" for name in self.values)
             return None, self.fail(hidden, label, f"{names} could not be read from your "
                                                   f"notebook when this cell ran: {error}")
+
+    def test_digits(self, size: int, hidden: bool):
+        """The digits to score a trained network on: the instructor's held-out ones when
+        grading, if provided (:func:`.heldout.test_digits`). Only a task that declares
+        ``heldout = True`` may ask, so that the batch knows to ship them."""
+        if not self.heldout:
+            raise TypeError(f"{type(self).__name__} reads the held-out digits: declare "
+                            "`heldout = True` on it")
+        from . import heldout
+
+        return heldout.test_digits(size, hidden)
 
     def visible_rng(self) -> Rng:
         """The fixed seed of the visible cases (the same in every notebook)."""

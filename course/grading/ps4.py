@@ -42,7 +42,6 @@ import math
 
 import numpy as np
 
-from . import heldout
 from . import references as refs
 from .cases import Case, Mistake
 from .engine import (
@@ -796,13 +795,14 @@ class TrainedModel(TorchTask, ValuesTask):
     """The notebook's trained ``model``, evaluated by the judge on the held-out test split."""
 
     what = "the trained model"
+    heldout = True
 
     def judge_values(self, values, rng, hidden):
         model = values["model"]
         net, problem = lenet_from(model)
         if problem:
             return self.fail(hidden, "the model", problem)
-        digits = heldout.test_digits(32, hidden)
+        digits = self.test_digits(32, hidden)
         correct, _, device = _evaluate_lenet(net, digits.x, digits.y)
         accuracy = correct / len(digits.y)
         if accuracy < REQUIRED_ACCURACY:

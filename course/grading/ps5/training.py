@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 
-from .. import heldout
 from .. import references as refs
 from ..engine import ValuesTask, Verdict, as_float
 from ..ps2 import Conv2d as _Ps2Conv2d
@@ -29,13 +28,14 @@ class TrainedNetwork(NumpyTask, ValuesTask):
     """The notebook's trained state dict, evaluated by the judge on the held-out test split."""
 
     what = "the trained network"
+    heldout = True
 
     def judge_values(self, values, rng, hidden):
         state, history = values["trained"], values["history"]
         net, problem = network_from_state(state)
         if problem:
             return self.fail(hidden, "`trained`", problem)
-        digits = heldout.test_digits(32, hidden)
+        digits = self.test_digits(32, hidden)
         x, y = digits.x, digits.y
         predicted = _np(_scores(net, x, False).argmax(1))
         correct = int(np.sum(predicted == y))
