@@ -21,3 +21,14 @@ def test_a_missing_or_misnamed_task_is_found(monkeypatch):
     monkeypatch.setattr(engine, "tasks", lambda assignment: renamed)
     assert coursekit.registry_mismatches("ps1") == [
         "test cell test_pad2d has no task", "task test_extra has no test cell"]
+
+
+@pytest.mark.parametrize("assignment", ["ps1", "ps2", "ps3", "ps4", "ps5", "lectures"])
+def test_every_task_is_judged_by_the_engine_not_a_loop_of_its_own(assignment):
+    """Two ways of judging, both the engine's: a table of cases (functions, procedures on
+    setups, stepped layers: CaseTask.judge, which also diagnoses) or the notebook's exported
+    values (ValuesTask.judge). A task that writes its own judge loop is refused here."""
+    for cell, task in engine.tasks(assignment).items():
+        kind = engine.CaseTask if isinstance(task, engine.CaseTask) else engine.ValuesTask
+        assert isinstance(task, kind), f"{cell}: {type(task).__name__} is neither kind"
+        assert type(task).judge is kind.judge, f"{cell}: {type(task).__name__} overrides judge"
