@@ -450,12 +450,13 @@ class CaseTask(Task):
 class Suspects:
     """The typical mistakes a failing answer equals, before the other cases confirm one.
 
-    ``part``: which returned value (``ArraysResult``), ``fallback``: the line shown when
-    no single mistake is confirmed.
+    ``part``: which part of the answer (an index of ``ArraysResult``'s tuple, a procedure
+    reply's key, a layer's ``(step, kind, name)``; None: the whole answer), ``fallback``:
+    the line shown when no single mistake is confirmed.
     """
 
     mistakes: list[Mistake]
-    part: int | None
+    part: object
     fallback: str
 
 
@@ -489,8 +490,8 @@ def likely(candidates: list[Mistake], fallback: str, part: int | None = None) ->
 
 
 def name_among(got, mistakes: list[Mistake], expected, equal, fallback: str) -> str:
-    """The diagnosis line of a check that is not a table of cases (a procedure's result on
-    one setup): the mistake whose value equals ``got``, if exactly one rule does."""
+    """The diagnosis line of a check on a value task (one set of notebook values, no cases
+    to confirm it on): the mistake whose value equals ``got``, if exactly one rule does."""
     named = suspects(got, mistakes, expected, equal)
     return likely(named, fallback) if named else fallback
 

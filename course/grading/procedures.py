@@ -28,7 +28,14 @@ setup (:meth:`.engine.CaseTask.diagnose`). A task gives:
                                                   tolerance)
 ================================================  ==========================================
 
-:class:`.stateful.LayerTask` is the procedure task of objects stepped layer by layer.
+:class:`.stateful.LayerTask` is the procedure task of objects stepped layer by layer; it
+reads its replies with its own :class:`.stateful.StepsResult` (parts ``(step, kind,
+name)``, ``mistakes(case, step, kind, name)``), not with ``judge_reply``.
+
+A task whose right answer depends on the reply itself (ps5's ``initial_loss``: the loss of
+the weights the student's own ``make_network`` drew) has no expected part; the engine has
+nothing to compare its other setups with, so a suspect is named on the failing setup
+alone, and only when it is the one rule that gives the value.
 """
 from __future__ import annotations
 
@@ -86,6 +93,8 @@ class ReplyResult(Result):
         return value.get(part) if isinstance(value, dict) else None
 
     def agrees(self, task, got, value, exact=False, part=None):
+        # exact or not, the task's stated tolerance: a procedure's values come from
+        # training or stepping in floating point on both sides, equal only to rounding
         return got is not None and value is not None and task.agrees(part, got, value)
 
     def mistakes_of(self, task, case, part):

@@ -293,9 +293,9 @@ def _forbidden_base(mro: list[str]) -> str | None:
 @task("test_lenet5", function="LeNet5")
 class LeNet5(TorchTask, ProcedureTask):
     """The student's LeNet-5 class against :data:`SPEC`, then against the judge's copy: one
-    setup per way of building it (``LeNet5()`` traced on batches; with the judge's weights;
-    ``num_classes=3``; ``dropout=0.5``), each built and run by the ``build_and_run``
-    procedure."""
+    setup per way of building it, in this order (``LeNet5()`` traced on batches, with the
+    batch-of-5 check when hidden; ``num_classes=3``; ``dropout=0.5``; with the judge's
+    weights), each built and run by the ``build_and_run`` procedure."""
 
     procedure = "build_and_run"
 
@@ -321,6 +321,7 @@ class LeNet5(TorchTask, ProcedureTask):
                      {"x": _images(rng, 7), "mode": "eval", "trace": True}]
             together = _images(rng, 5)
             main.append({"x": together, "mode": "eval"})
+            builds[0]["together"] = True  # runs 4 to 9: the batch of 5, then one at a time
             main += [{"x": together[i:i + 1], "mode": "eval"} for i in range(5)]
             builds.append({"kwargs": {"num_classes": 3}, "seed": 1, "label": "LeNet5(num_classes=3)",
                            "n": 3, "classes": 3,
@@ -375,7 +376,7 @@ class LeNet5(TorchTask, ProcedureTask):
                     return f"A forward pass on a batch of shape {tuple(run['x'].shape)}:\n{problem}"
         if spec["kwargs"].get("dropout"):
             return self._dropout(build["runs"])
-        if len(build["runs"]) > 3:
+        if spec.get("together"):
             return self._batch_independent(build["runs"])
         return None
 

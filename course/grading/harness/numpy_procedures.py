@@ -359,11 +359,12 @@ def procedure_numpy_network(namespace: dict, function: str, data: dict) -> dict:
         if data.get("analytic"):
             load_network_state(net, result["state_before"], "restore")
             _set_mode(net, True)
-            try:
+            def forward_backward():
                 loss = criterion.forward(net.forward(data["x"]), data["y"])
                 net.backward(criterion.backward())
-            except Exception as error:  # noqa: BLE001
-                raise _StudentError("the network's forward and backward pass", error) from None
+                return loss
+
+            loss = _attempt("the network's forward and backward pass", forward_backward)
             result["loss"] = loss
             grads = {}
             for index, layer in enumerate(_layers_of(net, "grads")):

@@ -360,13 +360,6 @@ def _loss(net, x, y, training: bool) -> float:
         scores, torch.as_tensor(y, device=scores.device)).item())
 
 
-def _network_error(outcome, label: str) -> str | None:
-    """The message for a network procedure that failed, or None."""
-    if not outcome.ok:
-        return outcome.message()
-    return _reply_error(outcome.value, label)
-
-
 def _reply_error(result, label: str) -> str | None:
     """The message for a network procedure's reply that says the student's code failed."""
     if not isinstance(result, dict):
@@ -415,15 +408,3 @@ def made_network(result, label: str, state: str, what: str):
     problem = _architecture(result)
     net, problem = (None, problem) if problem else network_from_state(result.get(state))
     return (None, f"{what}: {problem}") if problem else (net, None)
-
-
-def _run_on_made_network(task, target, label, seed, x, y, state, what):
-    """Run ``task``'s function in the judged process on ``np.random.seed(seed);
-    make_network()`` with (x, y) (see :func:`made_network`). Returns (result, net, None),
-    or (None, None, the message of what went wrong)."""
-    outcome = target.procedure(task, "numpy_network", task.function,
-                               made_network_data(seed, x, y))
-    if not outcome.ok:
-        return None, None, outcome.message()
-    net, problem = made_network(outcome.value, label, state, what)
-    return (None, None, problem) if problem else (outcome.value, net, None)
