@@ -489,11 +489,14 @@ def likely(candidates: list[Mistake], fallback: str, part: int | None = None) ->
     return _PENDING
 
 
-def name_among(got, mistakes: list[Mistake], expected, equal, fallback: str) -> str:
-    """The diagnosis line of a check on a value task (one set of notebook values, no cases
-    to confirm it on): the mistake whose value equals ``got``, if exactly one rule does."""
+def name_among(got, mistakes: list[Mistake], expected, equal, fallback: str,
+               part=None) -> str:
+    """The diagnosis line of a wrong answer (of ``part``): the mistakes whose value equals
+    ``got`` are suspects (:func:`likely`): inside a table of cases, named only if one
+    explains every case; on a value task (one set of notebook values), named if it is the
+    only rule that gives the value."""
     named = suspects(got, mistakes, expected, equal)
-    return likely(named, fallback) if named else fallback
+    return likely(named, fallback, part) if named else fallback
 
 
 def suspects(got, mistakes: list[Mistake], expected, equal=None) -> list[Mistake]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .cases import Case, Mistake
-from .engine import CaseTask, Result, likely, suspects
+from .engine import CaseTask, Result, name_among
 
 __all__ = ["ProcedureTask", "ReplyResult", "Setup", "memo"]
 
@@ -59,13 +59,13 @@ def memo(case: Case, key: str, compute: Callable[[], Any]):
 class Setup(Case):
     """One case of a procedure task: the plain data the procedure receives.
 
-    ``size`` orders the table (smallest first); ``text`` is shown under the case's label
-    when it fails (empty: the label says it all).
+    ``size`` orders the table (smallest first); the label says what the setup is (nothing
+    is shown under it: its arrays are the judge's, not the student's inputs).
     """
 
-    def __init__(self, label: str, data: dict, size: int, text: str = ""):
+    def __init__(self, label: str, data: dict, size: int):
         super().__init__(label)
-        self.setup, self.count, self.text = data, size, text
+        self.setup, self.count = data, size
 
     @property
     def size(self) -> int:
@@ -75,7 +75,7 @@ class Setup(Case):
         return self.setup
 
     def describe(self) -> str:
-        return self.text
+        return ""
 
 
 class ReplyResult(Result):
@@ -148,6 +148,5 @@ class ProcedureTask(CaseTask):
     def wrong(self, case, part: str, got, expected, fallback: str) -> str:
         """The diagnosis line of a wrong part: the typical mistakes whose value it equals
         are suspects, named by the engine only if one explains every setup."""
-        named = suspects(got, self.mistakes(case, part), expected,
-                         lambda a, b: self.agrees(part, a, b))
-        return likely(named, fallback, part) if named else fallback
+        return name_among(got, self.mistakes(case, part), expected,
+                          lambda a, b: self.agrees(part, a, b), fallback, part)
